@@ -1,0 +1,163 @@
+"""The backward pass: an iterative walk of the graph in dependency order.
+
+Every node runs once, after all gradients flowing into it were summed. The walk
+uses an explicit stack (a chain of 100,000 ops needs no recursion) and frees
+each node's saved tensors as soon as its backward has run, unless retain_graph.
+Broadcasting is undone here, in one place, for every op.
+"""
+from . import grad_mode
+from . import function
+from .function import Function
+
+_FREED = ("Trying to backward through the graph a second time (or to use saved tensors after they were "
+          "freed). The saved tensors of {node} were freed by the first backward(). Fix: pass "
+          "retain_graph=True to the first backward() or autograd.grad() call if you need to go through "
+          "the graph twice.")
+
+
+def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, capture=None,
+                 capture_nodes=None):
+    """Propagate ``grad_outputs`` from ``outputs`` to every leaf (or only into ``capture``).
+
+    capture: for autograd.grad, a dict {id(tensor): None} of tensors whose gradient is wanted;
+    then leaves' ``.grad`` is left alone and the gradients are returned in that dict.
+    capture_nodes: {node: id(tensor)} for the wanted tensors that are not leaves: their gradient
+    is the sum that arrives at the node that produced them.
+    """
+    buffers = {}
+    roots = []
+    for out, g in zip(outputs, grad_outputs):
+        node = out.grad_fn
+        if node is None:
+            if not out.requires_grad:
+                raise RuntimeError(
+                    f"backward: a tensor of shape {tuple(out.shape)} does not require grad and has no "
+                    f"grad_fn, so there is nothing to differentiate. Fix: create the inputs with "
+                    f"requires_grad=True (or call .requires_grad_()) before computing it, outside no_grad.")
+            _deliver_to_leaf(out, g, create_graph, capture, set())
+            continue
+        roots.append(node)
+        buffers[node] = buffers[node] + g if node in buffers else g
+
+    dependencies = _count_dependencies(roots)
+    prev_mode = grad_mode.state.enabled
+    grad_mode.state.enabled = create_graph
+    assigned = set()  # ids of gradient tensors already stored in a leaf's .grad
+    try:
+        ready = [n for n in dict.fromkeys(roots) if dependencies.get(n, 0) == 0]
+        while ready:
+            node = ready.pop()
+            grad = buffers.pop(node, None)
+            if capture_nodes and grad is not None and node in capture_nodes:
+                key = capture_nodes[node]
+                capture[key] = _add(capture[key], grad)
+            if grad is not None:
+                grads = _call_backward(node, grad, create_graph, capture, assigned)
+                if not retain_graph:
+                    node.release()
+            else:
+                grads = None
+            for i, parent in enumerate(node.next_functions):
+                if parent is None:
+                    continue
+                g = grads[i] if grads is not None else None
+                if isinstance(parent, Function):
+                    if g is not None:
+                        buffers[parent] = _add(buffers.get(parent), g)
+                    left = dependencies[parent] - 1
+                    dependencies[parent] = left
+                    if left == 0:
+                        ready.append(parent)
+                elif g is not None:
+                    _deliver_to_leaf(parent, g, create_graph, capture, assigned)
+    finally:
+        grad_mode.state.enabled = prev_mode
+
+
+def _count_dependencies(roots):
+    """How many edges point at each reachable node (so it runs after all its consumers)."""
+    dependencies = {}
+    seen = set()
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        for parent in node.next_functions:
+            if isinstance(parent, Function):
+                dependencies[parent] = dependencies.get(parent, 0) + 1
+                if parent not in seen:
+                    stack.append(parent)
+    return dependencies
+
+
+def _call_backward(node, grad, create_graph, capture, assigned):
+    if node._pre_hooks:
+        for hook in node._pre_hooks:
+            new = hook(grad)
+            if new is not None:
+                grad = new
+    if node._retained is not None:
+        tensor = node._retained()
+        if tensor is not None and tensor.grad_fn is node:
+            _accumulate(tensor, grad, create_graph, assigned)
+    if node.inputs is None:
+        raise RuntimeError(_FREED.format(node=node.name()))
+    inputs = node.inputs
+    grads = node.backward(grad)
+    if type(grads) is not tuple:
+        grads = (grads,) if not isinstance(grads, list) else tuple(grads)
+    if len(grads) != len(inputs):
+        raise RuntimeError(f"{node.name()}.backward returned {len(grads)} gradients for {len(inputs)} inputs")
+    fixed = []
+    for g, t in zip(grads, inputs):
+        if g is not None:
+            if g._data.shape != t._data.shape:
+                g = _sum_to(g, t._data.shape, node)
+            if g._data.dtype != t._data.dtype:
+                g = g.to(t.dtype)
+        fixed.append(g)
+    return fixed
+
+
+def _sum_to(g, shape, node):
+    from ..ops.reduce import sum_to_size
+    try:
+        return sum_to_size(g, shape)
+    except ValueError:
+        raise RuntimeError(f"{node.name()}: its backward produced a gradient of shape {tuple(g.shape)} that "
+                           f"cannot be reduced to the input shape {tuple(shape)}") from None
+
+
+def _add(acc, g):
+    return g if acc is None else acc + g
+
+
+def _deliver_to_leaf(leaf, g, create_graph, capture, assigned):
+    if capture is not None:
+        if id(leaf) in capture:
+            capture[id(leaf)] = _add(capture[id(leaf)], g)
+        return
+    extra = leaf._extra
+    if extra is not None and extra.get("hooks"):
+        for hook in extra["hooks"]:
+            new = hook(g)
+            if new is not None:
+                g = new
+    _accumulate(leaf, g, create_graph, assigned)
+
+
+def _accumulate(tensor, g, create_graph, assigned):
+    """tensor.grad += g, never aliasing one gradient array into two .grad fields."""
+    if not create_graph:
+        if g.grad_fn is not None or g.requires_grad:
+            g = g.detach()
+    if tensor.grad is None:
+        data = g._data
+        if id(g) in assigned or data.base is not None or not data.flags.c_contiguous:
+            g = g.clone() if create_graph else function.Tensor._wrap(data.copy(), g._device)
+        assigned.add(id(g))
+        tensor.grad = g
+    else:
+        tensor.grad = tensor.grad + g

@@ -1,0 +1,113 @@
+"""Function: one differentiable op, forward on raw arrays and backward on Tensors.
+
+An op is a small subclass: ``forward`` computes the output array, ``backward``
+says how the gradient flows to each input, written with Tensor operations so
+that it can be differentiated again (create_graph=True). ``apply`` records the
+node only when some input requires grad, so inference pays for no graph.
+"""
+import weakref
+
+from . import grad_mode
+from ..backend import CPU, np, namespace
+
+_ndarray = np.ndarray
+_state = grad_mode.state
+Tensor = None  # set by ndgrad.tensor to break the import cycle
+
+
+class Function:
+    __slots__ = ("inputs", "needs_input_grad", "next_functions", "xp", "device",
+                 "_versions", "_out", "_out_ref", "_pre_hooks", "_retained", "__weakref__")
+
+    needs_output = False  # keep the output array so backward can use self.output()
+    is_view = False       # the output shares memory with input 0 (version counting)
+
+    def apply(self, *inputs):
+        first = inputs[0]
+        device = first._device
+        if len(inputs) > 1:
+            for t in inputs:
+                if t._device is not device and t._device != device:
+                    raise _device_mismatch(self, inputs)
+        self.device = device
+        self.xp = np if device is CPU else namespace(device)
+        out = self.forward(*[t._data for t in inputs])
+        if type(out) is not _ndarray and device is CPU:
+            out = np.asarray(out)  # numpy ufuncs on 0-d arrays return numpy scalars
+
+        result = Tensor._wrap(out, device)
+        if self.is_view:
+            result._base = first._base if first._base is not None else first
+        if _state.enabled:
+            for t in inputs:
+                if t.requires_grad:
+                    break
+            else:
+                return result
+            self.inputs = inputs
+            self.needs_input_grad = tuple([t.requires_grad for t in inputs])
+            self.next_functions = tuple([(t.grad_fn if t.grad_fn is not None else t) if t.requires_grad
+                                         else None for t in inputs])
+            self._versions = tuple([t._version for t in inputs])
+            self._pre_hooks = self._retained = None
+            result.requires_grad = True
+            result.grad_fn = self
+            if self.needs_output:
+                self._out = out
+                self._out_ref = weakref.ref(result)
+        return result
+
+    # -- what backward rules use -------------------------------------------------------------
+    def input(self, i):
+        """Input ``i`` as saved by forward, after checking nobody changed it in place since."""
+        t = self.inputs[i]
+        if t._version != self._versions[i]:
+            raise RuntimeError(
+                f"{self.name()}: one of the tensors needed for its gradient (input {i}, shape "
+                f"{tuple(t.shape)}, {t.dtype}) was modified by an in-place operation: it is at version "
+                f"{t._version}, expected version {self._versions[i]}. Fix: use the out-of-place op "
+                f"(e.g. x = x + y instead of x.add_(y)) or .clone() the tensor before changing it.")
+        return t
+
+    def output(self):
+        """The forward output as a Tensor attached to this node (so its use is differentiable)."""
+        out = self._out_ref()
+        if out is not None and out._version != 0 and out.grad_fn is not self:
+            raise RuntimeError(
+                f"{self.name()}: its output (shape {tuple(out.shape)}) was modified by an in-place "
+                f"operation after the forward pass, and the gradient needs it. Fix: use the out-of-place "
+                f"op or .clone() the output before changing it.")
+        return Tensor._wrap(self._out, self.device, requires_grad=True, grad_fn=self)
+
+    def forward(self, *arrays):
+        raise NotImplementedError(f"{type(self).__name__} defines no forward")
+
+    def backward(self, grad):
+        raise RuntimeError(f"{self.name()} is not differentiable")
+
+    # -- graph bookkeeping ---------------------------------------------------------------------
+    def name(self):
+        return type(self).__name__
+
+    def release(self):
+        """Drop what was saved for backward; called once backward has used it."""
+        self.inputs = None
+        self._out = None
+
+    @property
+    def freed(self):
+        return self.inputs is None
+
+    def register_prehook(self, hook):
+        if self._pre_hooks is None:
+            self._pre_hooks = []
+        self._pre_hooks.append(hook)
+
+    def __repr__(self):
+        return f"<{self.name()}Backward>"
+
+
+def _device_mismatch(op, inputs):
+    devices = ", ".join(f"{tuple(t.shape)} on {t._device}" for t in inputs)
+    return RuntimeError(f"{op.name()}: expected all tensors on the same device, got {devices}. "
+                        f"ndgrad never copies silently: move them with .to(device) first.")

@@ -1,0 +1,113 @@
+"""Devices and array namespaces.
+
+This package is the only place that imports numpy or cupy. Everything above it
+asks for the namespace of an array (`xp_of`) or of a device (`namespace`) and
+writes one code path against it.
+"""
+import numpy as np
+
+from . import cpu
+
+__all__ = ["np", "Device", "get_device", "namespace", "xp_of", "device_of", "to_device", "CPU"]
+
+
+class Device:
+    """Where a tensor's memory lives: ``Device("cpu")`` or ``Device("cuda:0")``."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, type, index=None):
+        if isinstance(type, Device):
+            type, index = type.type, type.index
+        elif isinstance(type, str) and ":" in type:
+            type, _, idx = type.partition(":")
+            if not idx.isdigit():
+                raise ValueError(f"invalid device string {type}:{idx!r}; expected 'cpu', 'cuda' or 'cuda:N'")
+            index = int(idx)
+        if type not in ("cpu", "cuda"):
+            raise ValueError(f"unknown device type {type!r}; ndgrad knows 'cpu' and 'cuda' (or 'cuda:N')")
+        if type == "cuda" and index is None:
+            index = _current_cuda_index()
+        self.type = type
+        self.index = index if type == "cuda" else None
+
+    def __str__(self):
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self):
+        return f"device(type='{self.type}'" + ("" if self.index is None else f", index={self.index}") + ")"
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            try:
+                other = Device(other)
+            except (ValueError, RuntimeError):
+                return False
+        return isinstance(other, Device) and self.type == other.type and self.index == other.index
+
+    def __hash__(self):
+        return hash((self.type, self.index))
+
+
+CPU = Device("cpu")
+
+
+def _current_cuda_index():
+    from . import cuda
+    return cuda.current_index()
+
+
+def get_device(spec=None):
+    """Parse ``None`` / ``"cpu"`` / ``"cuda:1"`` / ``Device`` into a Device (checking the GPU exists)."""
+    if spec is None or spec is CPU:
+        return CPU
+    if isinstance(spec, Device):
+        dev = spec
+    elif isinstance(spec, int):
+        dev = Device("cuda", spec)
+    else:
+        dev = Device(str(spec))
+    if dev.type == "cpu":
+        return CPU
+    from . import cuda
+    cuda.check_device(dev.index)
+    return dev
+
+
+def namespace(device):
+    """The array namespace (numpy or cupy) that holds arrays on ``device``."""
+    if device.type == "cpu":
+        return np
+    from . import cuda
+    return cuda.xp()
+
+
+def xp_of(array):
+    """The array namespace of a raw array."""
+    if type(array) is np.ndarray:
+        return np
+    from . import cuda
+    if cuda.is_cupy_array(array):
+        return cuda.xp()
+    return np
+
+
+def device_of(array):
+    """The Device of a raw array."""
+    if type(array) is np.ndarray:
+        return CPU
+    from . import cuda
+    if cuda.is_cupy_array(array):
+        return Device("cuda", array.device.id)
+    return CPU
+
+
+def to_device(array, device):
+    """Copy a raw array to ``device`` (no copy when it is already there)."""
+    src = device_of(array)
+    if src == device:
+        return array
+    from . import cuda
+    if device.type == "cpu":
+        return cuda.to_host(array)
+    return cuda.to_gpu(array, device.index)

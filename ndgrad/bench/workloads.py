@@ -1,0 +1,186 @@
+"""The benchmark workloads, each written once for ndgrad and for PyTorch.
+
+A workload is a function ``build(fw, device)`` that takes the framework module
+(``ndgrad`` or ``torch``) and a device string, and returns a ``Prepared``: the
+``step`` to time and a ``probe`` that reads a number the runner uses to check
+that the step does what it should (a training loss that falls, an inference
+loss that stays put, a gradient that matches its closed form).
+
+Only the PyTorch API is used here, so the same lines run on both frameworks.
+This module imports neither framework: the runner's child process imports the
+one it measures, and nothing else (its import time and memory stay its own).
+NumPy is imported directly, not through ``ndgrad.backend``, for the same
+reason: the PyTorch child must not import ndgrad.
+"""
+
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+
+class Prepared(NamedTuple):
+    step: Callable[[], None]     # one timed iteration
+    probe: Callable[[], float]   # untimed read-out, taken before and after
+    check: str                   # how the runner judges probe(before) vs probe(after): see CHECKS
+
+
+# What each check means; the runner applies them (runner.judge_check).
+CHECKS = {
+    "falls": "training loss after the timed steps is below the loss before them",
+    "steady": "inference loss is finite and unchanged by the timed steps",
+    "grad_matches": "relative error of the gradient against its closed form is below 1e-3",
+}
+
+_SEED = 0
+
+
+def _host_data(shape, kind="normal", high=None, salt=0):
+    """Identical inputs for both frameworks: NumPy's generator, float32 or int64."""
+    rng = np.random.default_rng([_SEED, salt, *shape])
+    if kind == "labels":
+        return rng.integers(0, high, size=shape, dtype=np.int64)
+    return rng.standard_normal(shape, dtype=np.float32)
+
+
+def _to(fw, array, device):
+    return fw.as_tensor(array, device=device)
+
+
+def _training(fw, model, x, target, lr):
+    """Prepared for a classifier trained on one fixed batch (so its loss must fall)."""
+    F = fw.nn.functional
+    optimizer = fw.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+
+    def step():
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), target)
+        loss.backward()
+        optimizer.step()
+
+    def probe():
+        with fw.no_grad():
+            return F.cross_entropy(model(x), target).item()
+
+    return Prepared(step, probe, "falls")
+
+
+def _cnn_model(fw):
+    nn = fw.nn
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(1600, 128), nn.ReLU(),
+        nn.Linear(128, 10),
+    )
+
+
+def tiny(fw, device):
+    """StatQuest's dosage network: 1 input -> 2 softplus units -> 1 output, three points.
+
+    Measures per-op overhead: every array is tiny, so the time is the
+    framework's Python and dispatch cost per op.
+    """
+    F = fw.nn.functional
+    dose = fw.tensor([[0.0], [0.5], [1.0]], device=device)
+    efficacy = fw.tensor([[0.0], [1.0], [0.0]], device=device)
+    init = np.random.default_rng(_SEED).standard_normal(6).astype(np.float32).tolist()
+
+    def parameter(values):
+        return fw.tensor(values, dtype=fw.float32, device=device, requires_grad=True)
+
+    w1, b1 = parameter([init[0:2]]), parameter(init[2:4])      # (1, 2), (2,)
+    w2, b2 = parameter([[init[4]], [init[5]]]), parameter([0.0])  # (2, 1), (1,)
+    optimizer = fw.optim.SGD([w1, b1, w2, b2], lr=0.1)
+
+    def sum_squared_residuals():
+        hidden = F.softplus(dose @ w1 + b1)
+        return ((hidden @ w2 + b2 - efficacy) ** 2).sum()
+
+    def step():
+        optimizer.zero_grad()
+        loss = sum_squared_residuals()
+        loss.backward()
+        optimizer.step()
+
+    def probe():
+        with fw.no_grad():
+            return sum_squared_residuals().item()
+
+    return Prepared(step, probe, "falls")
+
+
+def mlp(fw, device):
+    """Batch 128, 784 -> 512 -> 512 -> 10 with ReLU, cross-entropy, SGD momentum 0.9."""
+    nn = fw.nn
+    model = nn.Sequential(
+        nn.Linear(784, 512), nn.ReLU(),
+        nn.Linear(512, 512), nn.ReLU(),
+        nn.Linear(512, 10),
+    ).to(device)
+    x = _to(fw, _host_data((128, 784)), device)
+    target = _to(fw, _host_data((128,), "labels", 10), device)
+    return _training(fw, model, x, target, lr=0.01)
+
+
+def cnn(fw, device):
+    """Batch 64 of 1x28x28: two conv/ReLU/maxpool blocks, two linear layers, SGD momentum."""
+    model = _cnn_model(fw).to(device)
+    x = _to(fw, _host_data((64, 1, 28, 28)), device)
+    target = _to(fw, _host_data((64,), "labels", 10), device)
+    return _training(fw, model, x, target, lr=0.01)
+
+
+def cnn_infer(fw, device):
+    """The CNN's forward pass under no_grad, batch 256, eval mode."""
+    F = fw.nn.functional
+    model = _cnn_model(fw).to(device)
+    model.eval()
+    x = _to(fw, _host_data((256, 1, 28, 28)), device)
+    target = _to(fw, _host_data((256,), "labels", 10), device)
+
+    def step():
+        with fw.no_grad():
+            model(x)
+
+    def probe():
+        with fw.no_grad():
+            return F.cross_entropy(model(x), target).item()
+
+    return Prepared(step, probe, "steady")
+
+
+def matmul_grad(fw, device):
+    """(1024x1024 @ 1024x1024).sum().backward(), both operands requiring grad.
+
+    The probe checks a's gradient against its closed form: d sum(a @ b) / d a[i, j]
+    is the sum of row j of b.
+    """
+    a = fw.tensor(_host_data((1024, 1024)), device=device, requires_grad=True)
+    b = fw.tensor(_host_data((1024, 1024), salt=1), device=device, requires_grad=True)
+
+    def step():
+        a.grad = None
+        b.grad = None
+        (a @ b).sum().backward()
+
+    def probe():
+        if a.grad is None:
+            return float("nan")
+        with fw.no_grad():
+            row_sums = b.sum(dim=1)
+            return ((a.grad - row_sums).abs().max() / row_sums.abs().max()).item()
+
+    return Prepared(step, probe, "grad_matches")
+
+
+WORKLOADS = {
+    "tiny": tiny,
+    "mlp": mlp,
+    "cnn": cnn,
+    "cnn_infer": cnn_infer,
+    "matmul_grad": matmul_grad,
+}
+
+# Workloads run by --device cuda unless named: tiny measures host-side overhead only.
+CUDA_WORKLOADS = ("mlp", "cnn", "cnn_infer", "matmul_grad")

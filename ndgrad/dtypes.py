@@ -1,0 +1,151 @@
+"""dtype objects and PyTorch's type-promotion rules."""
+from .backend import np
+
+try:  # bfloat16 comes from ml_dtypes (optional); without it the dtype simply does not exist
+    import ml_dtypes as _ml_dtypes
+    _bfloat16_np = np.dtype(_ml_dtypes.bfloat16)
+except ImportError:  # pragma: no cover - depends on the environment
+    _bfloat16_np = None
+
+
+class DType:
+    """A tensor element type, printed like PyTorch's (``ndgrad.float32``)."""
+
+    __slots__ = ("name", "np", "is_floating_point", "is_signed", "itemsize", "category")
+
+    def __init__(self, name, np_dtype, category):
+        self.name = name
+        self.np = np.dtype(np_dtype)
+        self.category = category  # 0 bool, 1 integer, 2 floating point: the order of promotion
+        self.is_floating_point = category == 2
+        self.is_signed = category == 2 or (category == 1 and self.np.kind == "i")
+        self.itemsize = self.np.itemsize
+
+    def __repr__(self):
+        return f"ndgrad.{self.name}"
+
+    __str__ = __repr__
+
+    def __reduce__(self):
+        return (to_dtype, (self.name,))
+
+    def to_real(self):
+        return self
+
+
+bool_ = DType("bool", np.bool_, 0)
+uint8 = DType("uint8", np.uint8, 1)
+int8 = DType("int8", np.int8, 1)
+int16 = DType("int16", np.int16, 1)
+int32 = DType("int32", np.int32, 1)
+int64 = DType("int64", np.int64, 1)
+float16 = DType("float16", np.float16, 2)
+float32 = DType("float32", np.float32, 2)
+float64 = DType("float64", np.float64, 2)
+bfloat16 = DType("bfloat16", _bfloat16_np, 2) if _bfloat16_np is not None else None
+
+ALL = [d for d in (bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64) if d is not None]
+_BY_NP = {d.np: d for d in ALL}
+_BY_NAME = {d.name: d for d in ALL}
+_BY_NAME.update({"bool_": bool_, "half": float16, "float": float32, "double": float64, "long": int64,
+                 "int": int32, "short": int16, "byte": uint8, "char": int8})
+_BY_PYTYPE = {bool: bool_, int: int64}
+
+_default_float = float32
+
+
+def get_default_dtype():
+    return _default_float
+
+
+def set_default_dtype(dtype):
+    global _default_float
+    dtype = to_dtype(dtype)
+    if not dtype.is_floating_point:
+        raise TypeError(f"set_default_dtype: only floating-point dtypes can be the default, not {dtype}")
+    _default_float = dtype
+
+
+def to_dtype(spec):
+    """A DType from a DType, numpy dtype, name or Python type (``float`` means the default float)."""
+    if spec is None or type(spec) is DType:
+        return spec
+    if spec is float:
+        return _default_float
+    if spec in _BY_PYTYPE:
+        return _BY_PYTYPE[spec]
+    if isinstance(spec, str):
+        name = spec.replace("torch.", "").replace("ndgrad.", "")
+        if name in _BY_NAME:
+            return _BY_NAME[name]
+    try:
+        return _BY_NP[np.dtype(spec)]
+    except (TypeError, KeyError):
+        raise TypeError(f"unknown dtype {spec!r}; ndgrad supports "
+                        + ", ".join(d.name for d in ALL)) from None
+
+
+def dtype_of(array):
+    """The DType of a raw array (float64 numpy arrays stay float64, like torch.from_numpy)."""
+    try:
+        return _BY_NP[array.dtype]
+    except KeyError:
+        raise TypeError(f"arrays of dtype {array.dtype} are not supported; ndgrad supports "
+                        + ", ".join(d.name for d in ALL)) from None
+
+
+def promote_types(a, b):
+    """The smallest dtype both ``a`` and ``b`` convert to, by PyTorch's table."""
+    if a is b:
+        return a
+    if a.category != b.category:
+        # Across categories the higher one wins outright (int64 + float16 -> float16, unlike numpy).
+        return a if a.category > b.category else b
+    if a.category == 2 and (a is bfloat16 or b is bfloat16):
+        other = b if a is bfloat16 else a
+        return float32 if other is float16 else (other if other.itemsize > 2 else bfloat16)
+    return _BY_NP[np.promote_types(a.np, b.np)]
+
+
+def _weak_scalar_dtype(value):
+    if isinstance(value, bool):
+        return bool_
+    if isinstance(value, int):
+        return int64
+    if isinstance(value, float):
+        return _default_float
+    if isinstance(value, complex):
+        raise TypeError("complex numbers are not supported by ndgrad")
+    raise TypeError(f"expected a tensor or a number, got {type(value).__name__}")
+
+
+def result_type(*operands):
+    """PyTorch's result type: dimensioned tensors > 0-d tensors > Python scalars, by category.
+
+    A lower tier only changes the result when it is of a higher category
+    (int tensor * 2.5 -> the default float; int32 tensor + int64 0-d tensor -> int32).
+    """
+    dim_t = zero_t = scalar_t = None
+    for x in operands:
+        data = getattr(x, "_data", None)
+        if data is not None:
+            dt = _BY_NP[data.dtype]
+            if data.ndim:
+                dim_t = dt if dim_t is None else promote_types(dim_t, dt)
+            else:
+                zero_t = dt if zero_t is None else promote_types(zero_t, dt)
+        else:
+            dt = _weak_scalar_dtype(x)
+            scalar_t = dt if scalar_t is None else promote_types(scalar_t, dt)
+    result = _combine(_combine(dim_t, zero_t), scalar_t)
+    return result
+
+
+def _combine(higher, lower):
+    if higher is None:
+        return lower
+    if lower is None or higher.category == 2:
+        return higher
+    if higher is bool_ or lower.category == 2 or (lower.category > higher.category):
+        return promote_types(higher, lower)
+    return higher

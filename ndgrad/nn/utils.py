@@ -1,0 +1,98 @@
+"""Gradient clipping and flat-vector helpers (``torch.nn.utils``)."""
+import math
+
+import ndgrad
+from ndgrad.tensor import Tensor
+
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters",
+           "get_total_norm", "clip_grads_with_norm_"]
+
+
+def _as_list(parameters):
+    if isinstance(parameters, Tensor):
+        return [parameters]
+    return list(parameters)
+
+
+def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """The norm of all ``tensors`` taken together, as a 0-d Tensor."""
+    tensors = [t for t in _as_list(tensors) if t is not None]
+    norm_type = float(norm_type)
+    if not tensors:
+        return ndgrad.tensor(0.0)
+    xp = tensors[0].xp
+    if norm_type == math.inf:
+        total = max(xp.abs(t._data).max() if t._data.size else xp.asarray(0.0) for t in tensors)
+    else:
+        total = sum(xp.sum(xp.abs(t._data.astype(xp.float64) if t._data.dtype.itemsize < 4 else t._data)
+                           ** norm_type) for t in tensors) ** (1.0 / norm_type)
+    total = xp.asarray(total, dtype=tensors[0]._data.dtype)
+    if error_if_nonfinite and not bool(xp.isfinite(total)):
+        raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, "
+                           "so it cannot be clipped. To disable this error and scale the gradients by the "
+                           "non-finite norm anyway, set `error_if_nonfinite=False`")
+    return Tensor._wrap(total)
+
+
+def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
+    params = [p for p in _as_list(parameters) if p.grad is not None]
+    if not params:
+        return
+    xp = params[0].xp
+    clip_coef = float(max_norm) / (float(total_norm._data if isinstance(total_norm, Tensor) else total_norm) + 1e-6)
+    clip_coef = min(clip_coef, 1.0)
+    for p in params:
+        # A new grad array, never an in-place write: several leaves may share one grad tensor.
+        p.grad = Tensor._wrap(xp.multiply(p.grad._data, p.grad._data.dtype.type(clip_coef)))
+
+
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """Scale the gradients so that their joint norm is at most ``max_norm``; returns the
+    norm before clipping (a 0-d Tensor)."""
+    params = _as_list(parameters)
+    grads = [p.grad for p in params if p.grad is not None]
+    total_norm = get_total_norm(grads, norm_type, error_if_nonfinite)
+    clip_grads_with_norm_(params, max_norm, total_norm)
+    return total_norm
+
+
+def clip_grad_value_(parameters, clip_value, foreach=None):
+    """Clamp every gradient element to [-clip_value, clip_value]."""
+    clip_value = float(clip_value)
+    for p in _as_list(parameters):
+        if p.grad is not None:
+            p.grad = Tensor._wrap(p.xp.clip(p.grad._data, -clip_value, clip_value))
+
+
+def parameters_to_vector(parameters):
+    """All parameters flattened and concatenated into one 1-d Tensor (differentiable)."""
+    params = _as_list(parameters)
+    if not params:
+        raise ValueError("parameters_to_vector: got no parameters")
+    _check_same_device(params, "parameters_to_vector")
+    return ndgrad.cat([p.reshape(-1) for p in params])
+
+
+def vector_to_parameters(vec, parameters):
+    """Copy consecutive slices of the 1-d ``vec`` into the parameters, in place."""
+    if not isinstance(vec, Tensor):
+        raise TypeError(f"vector_to_parameters: expected vec to be a Tensor, but got {type(vec).__name__}")
+    params = _as_list(parameters)
+    total = sum(p.numel() for p in params)
+    if vec.dim() != 1 or vec.shape[0] != total:
+        raise ValueError(f"vector_to_parameters: vec has shape {tuple(vec.shape)} but the parameters "
+                         f"hold {total} elements; expected shape ({total},)")
+    _check_same_device(params, "vector_to_parameters")
+    offset = 0
+    with ndgrad.no_grad():
+        for p in params:
+            n = p.numel()
+            p._data[...] = vec._data[offset:offset + n].reshape(tuple(p.shape)).astype(p._data.dtype, copy=False)
+            p._bump_version()
+            offset += n
+
+
+def _check_same_device(params, fn):
+    devices = {str(p.device) for p in params}
+    if len(devices) > 1:
+        raise TypeError(f"{fn}: found parameters on different devices {sorted(devices)}; move them to one device")

@@ -1,0 +1,35 @@
+"""The differentiable primitives, grouped by kind; their functions become ``ndgrad.<name>`` and methods."""
+import importlib
+
+from ..tensor import Tensor
+
+_MODULES = ["elementwise", "reduce", "shape", "index", "linalg", "activation", "nn", "inplace"]
+
+exported = {}
+for _name in _MODULES:
+    try:
+        _mod = importlib.import_module(f"{__name__}.{_name}")
+    except ModuleNotFoundError as exc:  # a kind of op not written yet: the rest still works
+        if exc.name != f"{__name__}.{_name}":
+            raise
+        continue
+    for _fn_name in getattr(_mod, "__all__", ()):
+        exported[_fn_name] = getattr(_mod, _fn_name)
+    for _meth, _fn in getattr(_mod, "METHODS", {}).items():
+        setattr(Tensor, _meth, _fn)
+
+
+def _T(self):
+    return self.permute(*reversed(range(self.ndim))) if self.ndim > 1 else self
+
+
+def _mT(self):
+    if self.ndim < 2:
+        raise RuntimeError(f"mT: expected a tensor of at least 2 dimensions, got shape {tuple(self.shape)}")
+    return self.transpose(-2, -1)
+
+
+Tensor.T = property(_T)
+Tensor.mT = property(_mT)
+Tensor.H = property(_T)
+Tensor.mH = property(_mT)

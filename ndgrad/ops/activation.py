@@ -1,0 +1,292 @@
+"""Elementwise activations beyond the core's relu / sigmoid / tanh.
+
+Each is one node: ``forward`` on raw arrays, and a derivative written twice,
+``derivative`` on raw arrays (the fast path of an ordinary backward) and
+``derivative_graph`` in Tensor ops (used under create_graph=True, so the
+gradient can be differentiated again). Piecewise-linear ones have a
+derivative that is constant almost everywhere, so one raw version serves both.
+"""
+import math
+
+from ..autograd import function as _function
+from ..autograd.function import Function
+from ..autograd.grad_mode import state as _grad_state
+from ..backend import kernels
+
+__all__ = ["leaky_relu", "gelu", "silu", "softplus", "elu", "hardtanh", "relu6", "softsign", "logsigmoid",
+           "mish"]
+
+_SQRT_2 = math.sqrt(2.0)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def _wrap(array, like):
+    return _function.Tensor._wrap(array, like._device)
+
+
+def _sigmoid(xp, x):
+    """1 / (1 + exp(-x)) without overflow for either sign."""
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+
+
+def _softplus(xp, x):
+    """log(1 + exp(x)), stable for large |x|."""
+    return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+
+class _Elementwise(Function):
+    __slots__ = ()
+
+    def derivative(self, xp, x):
+        raise NotImplementedError
+
+    def derivative_graph(self, x):
+        """dy/dx as a Tensor expression of x; piecewise-linear ops reuse the raw derivative as a constant."""
+        return _wrap(self.derivative(self.xp, x._data), x)
+
+    def backward(self, grad):
+        x = self.input(0)
+        if _grad_state.enabled:
+            return grad * self.derivative_graph(x)
+        return _wrap(grad._data * self.derivative(self.xp, x._data), grad)
+
+
+class Erf(_Elementwise):
+    __slots__ = ()
+
+    def forward(self, x):
+        return kernels.erf(self.xp, x)
+
+    def derivative(self, xp, x):
+        return (2.0 / math.sqrt(math.pi)) * xp.exp(-x * x)
+
+    def derivative_graph(self, x):
+        return (2.0 / math.sqrt(math.pi)) * (-(x * x)).exp()
+
+
+class LeakyReLU(_Elementwise):
+    __slots__ = ("slope",)
+
+    def __init__(self, slope):
+        self.slope = slope
+
+    def forward(self, x):
+        return self.xp.where(x > 0, x, x * self.slope)
+
+    def derivative(self, xp, x):
+        return xp.where(x > 0, 1.0, self.slope).astype(x.dtype)
+
+
+class GELU(_Elementwise):
+    __slots__ = ()
+
+    def forward(self, x):
+        return 0.5 * x * (1.0 + kernels.erf(self.xp, x / _SQRT_2))
+
+    def derivative(self, xp, x):
+        return 0.5 * (1.0 + kernels.erf(xp, x / _SQRT_2)) + x * xp.exp(-0.5 * x * x) * _INV_SQRT_2PI
+
+    def derivative_graph(self, x):
+        return 0.5 * (1.0 + Erf().apply(x / _SQRT_2)) + x * (-0.5 * x * x).exp() * _INV_SQRT_2PI
+
+
+class GELUTanh(_Elementwise):
+    __slots__ = ()
+
+    def forward(self, x):
+        u = _SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)
+        return 0.5 * x * (1.0 + self.xp.tanh(u))
+
+    def derivative(self, xp, x):
+        t = xp.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
+        return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * _SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * x * x)
+
+    def derivative_graph(self, x):
+        t = (_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)).tanh()
+        return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * _SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * x * x)
+
+
+class SiLU(_Elementwise):
+    __slots__ = ()
+
+    def forward(self, x):
+        return x * _sigmoid(self.xp, x)
+
+    def derivative(self, xp, x):
+        s = _sigmoid(xp, x)
+        return s * (1.0 + x * (1.0 - s))
+
+    def derivative_graph(self, x):
+        s = x.sigmoid()
+        return s * (1.0 + x * (1.0 - s))
+
+
+class Softplus(_Elementwise):
+    __slots__ = ("beta", "threshold")
+
+    def __init__(self, beta, threshold):
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x):
+        bx = x * self.beta
+        return self.xp.where(bx > self.threshold, x, _softplus(self.xp, bx) / self.beta).astype(x.dtype, copy=False)
+
+    def derivative(self, xp, x):
+        bx = x * self.beta
+        return xp.where(bx > self.threshold, 1.0, _sigmoid(xp, bx)).astype(x.dtype, copy=False)
+
+    def derivative_graph(self, x):
+        linear = _wrap((x._data * self.beta > self.threshold).astype(x._data.dtype), x)
+        return linear + (1.0 - linear) * (x * self.beta).sigmoid()
+
+
+class ELU(_Elementwise):
+    __slots__ = ("alpha",)
+
+    def __init__(self, alpha):
+        self.alpha = alpha
+
+    def forward(self, x):
+        xp = self.xp
+        return xp.where(x > 0, x, self.alpha * xp.expm1(xp.minimum(x, 0))).astype(x.dtype, copy=False)
+
+    def derivative(self, xp, x):
+        return xp.where(x > 0, 1.0, self.alpha * xp.exp(xp.minimum(x, 0))).astype(x.dtype, copy=False)
+
+    def derivative_graph(self, x):
+        pos = _wrap((x._data > 0).astype(x._data.dtype), x)
+        return pos + (1.0 - pos) * self.alpha * (x * (1.0 - pos)).exp()
+
+
+class Hardtanh(_Elementwise):
+    __slots__ = ("low", "high")
+
+    def __init__(self, low, high):
+        self.low, self.high = low, high
+
+    def forward(self, x):
+        return self.xp.clip(x, self.low, self.high)
+
+    def derivative(self, xp, x):
+        return ((x > self.low) & (x < self.high)).astype(x.dtype)
+
+
+class Softsign(_Elementwise):
+    __slots__ = ()
+
+    def forward(self, x):
+        return x / (1.0 + self.xp.abs(x))
+
+    def derivative(self, xp, x):
+        d = 1.0 + xp.abs(x)
+        return 1.0 / (d * d)
+
+    def derivative_graph(self, x):
+        d = 1.0 + x.abs()
+        return 1.0 / (d * d)
+
+
+class LogSigmoid(_Elementwise):
+    __slots__ = ()
+
+    def forward(self, x):
+        return -_softplus(self.xp, -x)
+
+    def derivative(self, xp, x):
+        return _sigmoid(xp, -x)
+
+    def derivative_graph(self, x):
+        return (-x).sigmoid()
+
+
+class Mish(_Elementwise):
+    __slots__ = ()
+
+    def forward(self, x):
+        return x * self.xp.tanh(_softplus(self.xp, x))
+
+    def derivative(self, xp, x):
+        t = xp.tanh(_softplus(xp, x))
+        return t + x * _sigmoid(xp, x) * (1.0 - t * t)
+
+    def derivative_graph(self, x):
+        t = Softplus(1.0, 20.0).apply(x).tanh()
+        return t + x * x.sigmoid() * (1.0 - t * t)
+
+
+def _check_float(op, x):
+    if x._data.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating-point tensor, got {x.dtype}; convert with .float()")
+
+
+def erf(input):
+    """The error function (differentiable). Not in __all__: the core owns ``ndgrad.erf``."""
+    return Erf().apply(input)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    """x where x > 0, else negative_slope * x."""
+    return LeakyReLU(negative_slope).apply(input)
+
+
+def gelu(input, approximate="none"):
+    """x * Phi(x) (exact, through erf), or its tanh approximation with approximate='tanh'."""
+    _check_float("gelu", input)
+    if approximate == "none":
+        return GELU().apply(input)
+    if approximate == "tanh":
+        return GELUTanh().apply(input)
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def silu(input, inplace=False):
+    """x * sigmoid(x) (a.k.a. swish)."""
+    _check_float("silu", input)
+    return SiLU().apply(input)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta * x)) / beta; linear where beta * x > threshold."""
+    _check_float("softplus", input)
+    return Softplus(beta, threshold).apply(input)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """x where x > 0, else alpha * (exp(x) - 1)."""
+    _check_float("elu", input)
+    return ELU(alpha).apply(input)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """x clipped to [min_val, max_val]."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
+    return Hardtanh(min_val, max_val).apply(input)
+
+
+def relu6(input, inplace=False):
+    """min(max(x, 0), 6)."""
+    return Hardtanh(0.0, 6.0).apply(input)
+
+
+def softsign(input):
+    """x / (1 + |x|)."""
+    _check_float("softsign", input)
+    return Softsign().apply(input)
+
+
+def logsigmoid(input):
+    """log(sigmoid(x)), stable for large |x|."""
+    _check_float("logsigmoid", input)
+    return LogSigmoid().apply(input)
+
+
+def mish(input, inplace=False):
+    """x * tanh(softplus(x))."""
+    _check_float("mish", input)
+    return Mish().apply(input)
+
+
+METHODS = {}

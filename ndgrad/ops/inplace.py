@@ -1,0 +1,147 @@
+"""In-place ops (``add_``, ``mul_``, ``zero_`` …) with version counters.
+
+Without a graph to record, an in-place op writes into the tensor's memory (views
+see the change). With one, the op is recorded out of place and its result is
+written back, and the tensor takes the new node as its ``grad_fn``; its version
+goes up, so a backward rule that saved the old values notices they are gone.
+"""
+from ..autograd import grad_mode
+from ..tensor import Tensor
+from . import elementwise as ew
+
+
+def _inplace(self, name, compute, *others):
+    """Apply ``compute(tensor) -> Tensor`` to ``self`` in place."""
+    self._check_inplace(name)
+    tracked = grad_mode.state.enabled and (
+        self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in others))
+    if tracked and self._base is not None and self._base.requires_grad is False and not self.requires_grad:
+        raise RuntimeError(
+            f"{name}: writing a value that requires grad into a view (shape {tuple(self.shape)}) of a tensor "
+            f"that does not require grad is not supported; build the result out of place instead "
+            f"(e.g. with ndgrad.cat or ndgrad.where)")
+    if tracked:
+        old = Tensor._wrap(self._data, self._device, requires_grad=self.requires_grad, grad_fn=self.grad_fn)
+        old._base = self if self._base is None else self._base  # shares self's version counter
+        out = compute(old)
+    else:
+        with grad_mode.no_grad():
+            out = compute(self)
+    _check_result(self, out, name)
+    if out._data is not self._data:
+        self._data[...] = out._data
+    if tracked:
+        self.grad_fn = out.grad_fn
+        self.requires_grad = out.requires_grad
+    self._bump_version()
+    return self
+
+
+def _check_result(self, out, name):
+    if out._data.shape != self._data.shape:
+        raise RuntimeError(f"{name}: the result has shape {tuple(out.shape)}, which doesn't match the shape "
+                           f"{tuple(self.shape)} of the tensor changed in place; in-place ops can't broadcast "
+                           f"the tensor itself (use the out-of-place op)")
+    if out._data.dtype != self._data.dtype:
+        src, dst = out.dtype, self.dtype
+        if src.category > dst.category:
+            raise RuntimeError(f"{name}: result type {src} can't be cast to the desired output type {dst} of "
+                               f"the tensor changed in place; convert the tensor first (e.g. x = x.float())")
+
+
+def _binary_inplace(fn, name):
+    def op(self, other, *args, **kwargs):
+        return _inplace(self, name, lambda t: fn(t, other, *args, **kwargs), other)
+    op.__name__ = name
+    return op
+
+
+def _unary_inplace(fn, name):
+    def op(self, *args, **kwargs):
+        return _inplace(self, name, lambda t: fn(t, *args, **kwargs))
+    op.__name__ = name
+    return op
+
+
+def zero_(self):
+    return _inplace(self, "zero_", lambda t: t * 0 if t.requires_grad else
+                    Tensor._wrap(t.xp.zeros_like(t._data), t._device))
+
+
+def fill_(self, value):
+    if isinstance(value, Tensor):
+        return _inplace(self, "fill_", lambda t: t * 0 + value.to(t.dtype), value)
+    return _inplace(self, "fill_", lambda t: t * 0 + value if t.requires_grad else
+                    Tensor._wrap(t.xp.full_like(t._data, value), t._device))
+
+
+def copy_(self, src, non_blocking=False):
+    if not isinstance(src, Tensor):
+        from ..creation import tensor
+        src = tensor(src, dtype=self.dtype, device=self.device)
+    if src.device != self.device:
+        src = src.to(self.device)
+
+    def compute(t):
+        value = ew.cast(src, t.dtype) if src.dtype != t.dtype else src
+        value = value.expand(*t.shape) if tuple(value.shape) != tuple(t.shape) else value
+        if t.requires_grad or value.requires_grad:
+            return t * 0 + value
+        return Tensor._wrap(value._data, t._device)
+    return _inplace(self, "copy_", compute, src)
+
+
+def uniform_(self, a=0.0, b=1.0, generator=None):
+    from .. import random
+    rng = random.rng_for(self._device, generator)
+    with grad_mode.no_grad():
+        self._check_inplace("uniform_")
+    self._data[...] = (rng.random(self.shape) * (b - a) + a).astype(self._data.dtype)
+    self._bump_version()
+    return self
+
+
+def normal_(self, mean=0.0, std=1.0, generator=None):
+    from .. import random
+    self._check_inplace("normal_")
+    rng = random.rng_for(self._device, generator)
+    self._data[...] = (rng.standard_normal(self.shape) * std + mean).astype(self._data.dtype)
+    self._bump_version()
+    return self
+
+
+def bernoulli_(self, p=0.5, generator=None):
+    from .. import random
+    self._check_inplace("bernoulli_")
+    rng = random.rng_for(self._device, generator)
+    self._data[...] = (rng.random(self.shape) < p).astype(self._data.dtype)
+    self._bump_version()
+    return self
+
+
+METHODS = {
+    "add_": _binary_inplace(ew.add, "add_"), "sub_": _binary_inplace(ew.sub, "sub_"),
+    "subtract_": _binary_inplace(ew.sub, "sub_"),
+    "mul_": _binary_inplace(ew.mul, "mul_"), "multiply_": _binary_inplace(ew.mul, "mul_"),
+    "div_": _binary_inplace(ew.div, "div_"), "divide_": _binary_inplace(ew.div, "div_"),
+    "pow_": _binary_inplace(ew.pow, "pow_"), "maximum_": _binary_inplace(ew.maximum, "maximum_"),
+    "minimum_": _binary_inplace(ew.minimum, "minimum_"), "remainder_": _binary_inplace(ew.remainder, "remainder_"),
+    "floor_divide_": _binary_inplace(ew.floor_divide, "floor_divide_"),
+    "lerp_": lambda self, end, weight: _inplace(self, "lerp_", lambda t: ew.lerp(t, end, weight), end),
+    "neg_": _unary_inplace(ew.neg, "neg_"), "exp_": _unary_inplace(ew.exp, "exp_"),
+    "log_": _unary_inplace(ew.log, "log_"), "sqrt_": _unary_inplace(ew.sqrt, "sqrt_"),
+    "abs_": _unary_inplace(ew.abs, "abs_"), "sigmoid_": _unary_inplace(ew.sigmoid, "sigmoid_"),
+    "tanh_": _unary_inplace(ew.tanh, "tanh_"), "relu_": _unary_inplace(ew.relu, "relu_"),
+    "floor_": _unary_inplace(ew.floor, "floor_"), "ceil_": _unary_inplace(ew.ceil, "ceil_"),
+    "round_": _unary_inplace(ew.round, "round_"), "trunc_": _unary_inplace(ew.trunc, "trunc_"),
+    "sign_": _unary_inplace(ew.sign, "sign_"), "reciprocal_": _unary_inplace(ew.reciprocal, "reciprocal_"),
+    "square_": _unary_inplace(ew.square, "square_"),
+    "clamp_": _unary_inplace(ew.clamp, "clamp_"), "clip_": _unary_inplace(ew.clamp, "clamp_"),
+    "zero_": zero_, "fill_": fill_, "copy_": copy_, "uniform_": uniform_, "normal_": normal_,
+    "bernoulli_": bernoulli_,
+}
+METHODS.update({
+    "__iadd__": METHODS["add_"], "__isub__": METHODS["sub_"], "__imul__": METHODS["mul_"],
+    "__itruediv__": METHODS["div_"], "__ipow__": METHODS["pow_"],
+})
+__all__ = []

@@ -1,0 +1,1104 @@
+"""Coarse neural-network nodes: linear, convolution, pooling, normalisation, softmax, cross-entropy.
+
+Each op is one graph node whose backward is written by hand on raw arrays
+(fast, numerically stable). They stay differentiable to any order:
+
+* linear ops (convolution, pooling) have a backward that is itself a
+  Function whose own backward is the forward op again (conv -> conv-transpose
+  -> conv ...), so grad-of-grad reuses the same fast kernels;
+* the others (softmax, norms, cross-entropy) check ``is_grad_enabled()`` in
+  backward, which is True only under ``create_graph=True``, and then write the
+  same rule with Tensor ops.
+
+Convolution is im2col (a strided view, one copy) and one batched matmul
+``W (O, C*k) @ cols (N, C*k, L)`` whose result is already (N, O, L): no
+transposing copies. The input gradient is the transpose matmul plus col2im.
+"""
+import math
+
+from ..autograd import function as _function
+from ..autograd.function import Function
+from ..autograd.grad_mode import state as _grad_state
+from ..backend import kernels
+
+__all__ = [
+    "linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+    "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+    "batch_norm", "layer_norm", "group_norm", "softmax", "log_softmax", "cross_entropy", "nll_loss",
+]
+
+
+def _wrap(array):
+    return _function.Tensor._wrap(array)
+
+
+def _tensor_cls():
+    return _function.Tensor
+
+
+def _ntuple(value, n, what, op):
+    if isinstance(value, int):
+        return (value,) * n
+    value = tuple(int(v) for v in value)
+    if len(value) == 1:
+        return value * n
+    if len(value) != n:
+        raise ValueError(f"{op}: {what} must be an int or a tuple of {n} ints, got {value}")
+    return value
+
+
+def _shape(t):
+    return tuple(t.shape)
+
+
+# =============================================================================================
+# linear
+# =============================================================================================
+class Linear(Function):
+    """y = x @ W.T + b, with x of shape (..., in_features)."""
+    __slots__ = ()
+
+    def forward(self, x, weight, bias=None):
+        y = self.xp.matmul(x, weight.T)
+        if bias is not None:
+            y += bias
+        return y
+
+    def backward(self, grad):
+        need = self.needs_input_grad
+        x, weight = self.input(0), self.input(1)
+        out_f, in_f = weight.shape
+        grads = [None] * len(need)
+        if _grad_state.enabled:  # create_graph: the same rule in Tensor ops
+            if need[0]:
+                grads[0] = grad.matmul(weight)
+            g2 = grad.reshape(-1, out_f)
+            if need[1]:
+                grads[1] = g2.transpose(0, 1).matmul(x.reshape(-1, in_f))
+            if len(need) > 2 and need[2]:
+                grads[2] = g2.sum(0)
+            return tuple(grads)
+        g = grad._data
+        if need[0]:
+            grads[0] = _wrap(self.xp.matmul(g, weight._data))
+        g2 = g.reshape(-1, out_f)
+        if need[1]:
+            grads[1] = _wrap(self.xp.matmul(g2.T, x._data.reshape(-1, in_f)))
+        if len(need) > 2 and need[2]:
+            grads[2] = _wrap(g2.sum(0))
+        return tuple(grads)
+
+
+def linear(input, weight, bias=None):
+    """y = input @ weight.T + bias (weight: (out_features, in_features))."""
+    if weight.ndim != 2:
+        raise ValueError(f"linear: weight must be 2-d (out_features, in_features), got shape {_shape(weight)}")
+    if input.ndim == 0 or input.shape[-1] != weight.shape[1]:
+        raise ValueError(
+            f"linear: input of shape {_shape(input)} has {input.shape[-1] if input.ndim else 'no'} features "
+            f"in its last dim, but weight of shape {_shape(weight)} expects {weight.shape[1]} "
+            f"(in_features); reshape the input to (..., {weight.shape[1]})")
+    if bias is None:
+        return Linear().apply(input, weight)
+    return Linear().apply(input, weight, bias)
+
+
+# =============================================================================================
+# convolution
+# =============================================================================================
+class _ConvGeometry:
+    """Everything about a convolution except its arrays: kernel, stride, padding, dilation, groups."""
+    __slots__ = ("kernel", "stride", "pads", "dilation", "groups")
+
+    def __init__(self, kernel, stride, pads, dilation, groups):
+        self.kernel, self.stride, self.pads, self.dilation, self.groups = kernel, stride, pads, dilation, groups
+
+    def out_shape(self, spatial):
+        return tuple(kernels.output_size(n, k, s, lo, hi, d)
+                     for n, k, s, (lo, hi), d in zip(spatial, self.kernel, self.stride, self.pads, self.dilation))
+
+    def padded(self, shape):
+        return shape[:2] + tuple(n + lo + hi for n, (lo, hi) in zip(shape[2:], self.pads))
+
+    def columns(self, xp, x):
+        """im2col of x: (N, C*K, L) and the output's spatial shape."""
+        out = self.out_shape(x.shape[2:])
+        xpad = kernels.pad_constant(xp, x, self.pads)
+        return kernels.im2col(xp, xpad, self.kernel, self.stride, self.dilation, out), out
+
+
+def _grouped(a, groups, n):
+    """(N, G*r, L) -> (N, G, r, L) (a view)."""
+    return a.reshape(n, groups, a.shape[1] // groups, a.shape[2])
+
+
+class ConvNd(Function):
+    """N-d convolution (cross-correlation) of x (N, C, *sp) with weight (O, C/groups, *k), plus bias."""
+    __slots__ = ("geo", "cols")
+
+    def __init__(self, geo):
+        self.geo = geo
+
+    def forward(self, x, weight, bias=None):
+        xp, geo = self.xp, self.geo
+        n, o, g = x.shape[0], weight.shape[0], geo.groups
+        cols, out = geo.columns(xp, x)
+        self.cols = cols
+        if g == 1:
+            y = xp.matmul(weight.reshape(o, -1), cols)
+        else:
+            y = xp.matmul(weight.reshape(g, o // g, -1), _grouped(cols, g, n))
+        y = y.reshape((n, o) + out)
+        if bias is not None:
+            y += bias.reshape((o,) + (1,) * len(out))
+        return y
+
+    def backward(self, grad):
+        need, geo = self.needs_input_grad, self.geo
+        x, weight = self.input(0), self.input(1)
+        grads = [None] * len(need)
+        if need[0]:
+            grads[0] = ConvTransposeNd(geo, _shape(x)).apply(grad, weight)
+        if need[1]:
+            grads[1] = ConvWeightGrad(geo, _shape(weight), self.cols).apply(x, grad)
+        self.cols = None
+        if len(need) > 2 and need[2]:
+            axes = (0,) + tuple(range(2, grad.ndim))
+            grads[2] = grad.sum(axes) if _grad_state.enabled else _wrap(grad._data.sum(axes))
+        return tuple(grads)
+
+
+class ConvTransposeNd(Function):
+    """The input gradient of ConvNd: gy (N, O, *out), weight -> (N, C, *x_spatial). Also conv_transpose."""
+    __slots__ = ("geo", "x_shape")
+
+    def __init__(self, geo, x_shape):
+        self.geo, self.x_shape = geo, x_shape
+
+    def forward(self, gy, weight):
+        xp, geo = self.xp, self.geo
+        n, o, g = gy.shape[0], weight.shape[0], geo.groups
+        out = gy.shape[2:]
+        gy = gy.reshape(n, o, -1)
+        if g == 1:
+            cols = xp.matmul(weight.reshape(o, -1).T, gy)
+        else:
+            w = weight.reshape(g, o // g, -1)
+            cols = xp.matmul(w.transpose(0, 2, 1), _grouped(gy, g, n))
+        x_shape = (n,) + self.x_shape[1:]
+        padded = geo.padded(x_shape)
+        gx = kernels.col2im(xp, cols.reshape(n, -1, cols.shape[-1]), padded, geo.kernel, geo.stride,
+                            geo.dilation, out)
+        if any(lo or hi for lo, hi in geo.pads):
+            gx = gx[(slice(None), slice(None)) + tuple(slice(lo, lo + s) for (lo, _), s in
+                                                       zip(geo.pads, x_shape[2:]))]
+        return gx
+
+    def backward(self, grad):
+        need, geo = self.needs_input_grad, self.geo
+        gy, weight = self.input(0), self.input(1)
+        g_gy = ConvNd(geo).apply(grad, weight) if need[0] else None
+        g_w = ConvWeightGrad(geo, _shape(weight)).apply(grad, gy) if need[1] else None
+        return g_gy, g_w
+
+
+class ConvWeightGrad(Function):
+    """The weight gradient of ConvNd: x (N, C, *sp), gy (N, O, *out) -> (O, C/groups, *k)."""
+    __slots__ = ("geo", "w_shape", "cols")
+
+    def __init__(self, geo, w_shape, cols=None):
+        self.geo, self.w_shape, self.cols = geo, w_shape, cols
+
+    def forward(self, x, gy):
+        xp, geo = self.xp, self.geo
+        n, g = x.shape[0], geo.groups
+        cols = self.cols if self.cols is not None else geo.columns(xp, x)[0]
+        self.cols = None
+        gy = gy.reshape(n, gy.shape[1], -1)
+        if g == 1:
+            if n == 1:
+                gw = xp.matmul(gy[0], cols[0].T)
+            else:  # one GEMM over the batch: gy as (O, N*L) and cols as (N*L, C*K), both strided views
+                gw = xp.matmul(gy, cols.transpose(0, 2, 1)).sum(0)
+        else:
+            gw = xp.matmul(_grouped(gy, g, n), _grouped(cols, g, n).transpose(0, 1, 3, 2)).sum(0)
+        return gw.reshape(self.w_shape)
+
+    def backward(self, grad):
+        need, geo = self.needs_input_grad, self.geo
+        x, gy = self.input(0), self.input(1)
+        g_x = ConvTransposeNd(geo, _shape(x)).apply(gy, grad) if need[0] else None
+        g_gy = ConvNd(geo).apply(x, grad) if need[1] else None
+        return g_x, g_gy
+
+
+def _conv_pads(padding, kernel, dilation, stride, nd, op):
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * nd
+        if padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError(f"{op}: padding='same' is not supported for strided convolutions "
+                                 f"(stride={stride}); use an explicit padding")
+            total = [d * (k - 1) for k, d in zip(kernel, dilation)]
+            return tuple((t // 2, t - t // 2) for t in total)
+        raise ValueError(f"{op}: padding must be 'valid', 'same', an int or a tuple, got {padding!r}")
+    return tuple((p, p) for p in _ntuple(padding, nd, "padding", op))
+
+
+def _check_conv_input(op, nd, input, weight, groups, transposed=False):
+    """Returns (input, unbatched) after checking rank and channels with a message naming both shapes."""
+    if weight.ndim != nd + 2:
+        raise ValueError(f"{op}: weight must be {nd + 2}-d, got weight of shape {_shape(weight)}")
+    if input.ndim not in (nd + 1, nd + 2):
+        raise ValueError(
+            f"{op}: expected a {nd + 1}-d (unbatched) or {nd + 2}-d (batched) input of shape "
+            f"(N, C, {', '.join('*' * 0 + s for s in ('D', 'H', 'W')[3 - nd:])}), got input of shape {_shape(input)}")
+    unbatched = input.ndim == nd + 1
+    if unbatched:
+        input = input.reshape((1,) + _shape(input))
+    channels = input.shape[1]
+    expected = weight.shape[0] if transposed else weight.shape[1] * groups
+    if channels != expected:
+        raise ValueError(
+            f"{op}: weight of shape {_shape(weight)} (groups={groups}) expects input with {expected} channels, "
+            f"got input of shape {_shape(input)} with {channels} channels")
+    out_ch = weight.shape[1] * groups if transposed else weight.shape[0]
+    if (weight.shape[0]) % groups or (not transposed and out_ch % groups):
+        raise ValueError(f"{op}: {weight.shape[0]} channels are not divisible by groups={groups}")
+    return input, unbatched
+
+
+def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
+    input, unbatched = _check_conv_input(op, nd, input, weight, groups)
+    kernel = _shape(weight)[2:]
+    stride = _ntuple(stride, nd, "stride", op)
+    dilation = _ntuple(dilation, nd, "dilation", op)
+    geo = _ConvGeometry(kernel, stride, _conv_pads(padding, kernel, dilation, stride, nd, op), dilation, groups)
+    out = geo.out_shape(_shape(input)[2:])
+    if any(s <= 0 for s in out):
+        raise ValueError(f"{op}: input of shape {_shape(input)} is too small for kernel {kernel} with "
+                         f"padding {padding}, dilation {dilation}: the output would be {out}")
+    if bias is not None and _shape(bias) != (weight.shape[0],):
+        raise ValueError(f"{op}: bias must have shape ({weight.shape[0]},), got {_shape(bias)}")
+    y = ConvNd(geo).apply(input, weight) if bias is None else ConvNd(geo).apply(input, weight, bias)
+    return y.reshape(_shape(y)[1:]) if unbatched else y
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-d convolution over (N, C, L) input with weight (out_channels, C/groups, k)."""
+    return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-d convolution over (N, C, H, W) input with weight (out_channels, C/groups, kH, kW)."""
+    return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """3-d convolution over (N, C, D, H, W) input with weight (out_channels, C/groups, kD, kH, kW)."""
+    return _conv("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
+
+
+def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding, groups, dilation):
+    input, unbatched = _check_conv_input(op, nd, input, weight, groups, transposed=True)
+    kernel = _shape(weight)[2:]
+    stride = _ntuple(stride, nd, "stride", op)
+    dilation = _ntuple(dilation, nd, "dilation", op)
+    padding = _ntuple(padding, nd, "padding", op)
+    output_padding = _ntuple(output_padding, nd, "output_padding", op)
+    for op_, s, d in zip(output_padding, stride, dilation):
+        if op_ >= max(s, d):
+            raise ValueError(f"{op}: output_padding {output_padding} must be smaller than stride {stride} "
+                             f"or dilation {dilation}")
+    geo = _ConvGeometry(kernel, stride, tuple((p, p) for p in padding), dilation, groups)
+    n, c_out = input.shape[0], weight.shape[1] * groups
+    spatial = tuple((h - 1) * s - 2 * p + d * (k - 1) + q + 1 for h, s, p, d, k, q in
+                    zip(_shape(input)[2:], stride, padding, dilation, kernel, output_padding))
+    if any(s <= 0 for s in spatial):
+        raise ValueError(f"{op}: input of shape {_shape(input)} gives a non-positive output size {spatial}")
+    y = ConvTransposeNd(geo, (n, c_out) + spatial).apply(input, weight)
+    if bias is not None:
+        y = y + bias.reshape((c_out,) + (1,) * nd)
+    return y.reshape(_shape(y)[1:]) if unbatched else y
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed 1-d convolution; weight (in_channels, out_channels/groups, k)."""
+    return _conv_transpose("conv_transpose1d", 1, input, weight, bias, stride, padding, output_padding,
+                           groups, dilation)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed 2-d convolution; weight (in_channels, out_channels/groups, kH, kW)."""
+    return _conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding,
+                           groups, dilation)
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed 3-d convolution; weight (in_channels, out_channels/groups, kD, kH, kW)."""
+    return _conv_transpose("conv_transpose3d", 3, input, weight, bias, stride, padding, output_padding,
+                           groups, dilation)
+
+
+# =============================================================================================
+# pooling
+# =============================================================================================
+class _PoolGeometry:
+    """Window geometry of a pooling op over the trailing nd dims of (N, C, *spatial)."""
+    __slots__ = ("kernel", "stride", "padding", "dilation", "ceil_mode", "in_shape", "out", "pads")
+
+    def __init__(self, in_shape, kernel, stride, padding, dilation, ceil_mode):
+        self.kernel, self.stride, self.padding, self.dilation = kernel, stride, padding, dilation
+        self.ceil_mode, self.in_shape = ceil_mode, in_shape
+        spatial = in_shape[-len(kernel):]
+        self.out = tuple(kernels.output_size(n, k, s, p, p, d, ceil_mode)
+                         for n, k, s, p, d in zip(spatial, kernel, stride, padding, dilation))
+        # right padding so that every (ceil-mode) window lies inside the padded array
+        self.pads = tuple((p, max(p, (o - 1) * s + d * (k - 1) + 1 - n - p))
+                          for n, k, s, p, d, o in zip(spatial, kernel, stride, padding, dilation, self.out))
+
+    @property
+    def reshapeable(self):
+        """Windows tile the input exactly (kernel == stride, no padding/dilation): pool through a reshape."""
+        return (self.kernel == self.stride and not any(self.padding) and all(d == 1 for d in self.dilation))
+
+    @property
+    def overlapping(self):
+        return any(d * (k - 1) + 1 > s for k, s, d in zip(self.kernel, self.stride, self.dilation))
+
+    def windows(self, xp, x, fill):
+        """(N, C, *out, *kernel) view of the windows of x, padded with ``fill``."""
+        xpad = kernels.pad_constant(xp, x, self.pads, fill)
+        return kernels.windows(xp, xpad, self.kernel, self.stride, self.dilation, self.out)
+
+    def scatter(self, xp, cols):
+        """Adjoint of ``windows``: sum window values (N, C, *out, *kernel) back into an input-shaped array."""
+        nd = len(self.kernel)
+        lead = self.in_shape[:-nd]
+        padded = lead + tuple(n + lo + hi for n, (lo, hi) in zip(self.in_shape[-nd:], self.pads))
+        out = xp.zeros(padded, dtype=cols.dtype)
+        if not self.overlapping:
+            view = kernels.windows(xp, out, self.kernel, self.stride, self.dilation, self.out)
+            view[...] = cols   # windows are disjoint: plain assignment through the strided view
+        else:
+            pre = (slice(None),) * len(lead)
+            for offset in _ndindex(self.kernel):
+                dst = pre + tuple(slice(o * d, o * d + s * (m - 1) + 1, s) for o, d, s, m in
+                                  zip(offset, self.dilation, self.stride, self.out))
+                out[dst] += cols[pre + (Ellipsis,) + offset]
+        crop = tuple(slice(lo, lo + n) for (lo, _), n in zip(self.pads, self.in_shape[-nd:]))
+        return out[(Ellipsis,) + crop]
+
+
+def _ndindex(shape):
+    if not shape:
+        yield ()
+        return
+    for i in range(shape[0]):
+        for rest in _ndindex(shape[1:]):
+            yield (i,) + rest
+
+
+class MaxPoolNd(Function):
+    """Max over windows; the gradient goes to the first maximum of each window (PyTorch's rule)."""
+    __slots__ = ("geo", "arg")
+
+    def __init__(self, geo):
+        self.geo = geo
+
+    def forward(self, x):
+        xp, geo = self.xp, self.geo
+        nd = len(geo.kernel)
+        win = geo.windows(xp, x, -xp.inf)
+        flat = win.reshape(win.shape[:-nd] + (-1,))   # one copy (a view when nothing overlaps... rarely)
+        arg = flat.argmax(-1)[..., None]
+        self.arg = arg
+        return xp.take_along_axis(flat, arg, -1)[..., 0]
+
+    def backward(self, grad):
+        return WindowScatter(self.geo, self.arg).apply(grad)
+
+    def indices(self):
+        """Flat index into each (N, C) plane of the input of every chosen maximum (return_indices)."""
+        xp, geo = self.xp, self.geo
+        nd = len(geo.kernel)
+        arg = self.arg[..., 0]
+        offsets = xp.unravel_index(arg, geo.kernel)
+        spatial = geo.in_shape[-nd:]
+        flat = xp.zeros(arg.shape, dtype=xp.int64)
+        for i in range(nd):
+            shape = [1] * arg.ndim
+            shape[arg.ndim - nd + i] = geo.out[i]
+            start = (xp.arange(geo.out[i]) * geo.stride[i] - geo.padding[i]).reshape(shape)
+            pos = start + offsets[i] * geo.dilation[i]
+            flat = flat * spatial[i] + pos
+        return flat
+
+
+class WindowScatter(Function):
+    """Backward of max pooling: put each output gradient at its window's argmax (sum where windows overlap)."""
+    __slots__ = ("geo", "arg")
+
+    def __init__(self, geo, arg):
+        self.geo, self.arg = geo, arg
+
+    def forward(self, grad):
+        xp, geo = self.xp, self.geo
+        nd = len(geo.kernel)
+        cols = xp.zeros(grad.shape + (math.prod(geo.kernel),), dtype=grad.dtype)
+        xp.put_along_axis(cols, self.arg, grad[..., None], -1)
+        return geo.scatter(xp, cols.reshape(grad.shape + geo.kernel))
+
+    def backward(self, grad):
+        return WindowGather(self.geo, self.arg).apply(grad)
+
+
+class WindowGather(Function):
+    """Pick each window's argmax element of x (max pooling with fixed indices): WindowScatter's adjoint."""
+    __slots__ = ("geo", "arg")
+
+    def __init__(self, geo, arg):
+        self.geo, self.arg = geo, arg
+
+    def forward(self, x):
+        xp, geo = self.xp, self.geo
+        nd = len(geo.kernel)
+        win = geo.windows(xp, x, 0)
+        flat = win.reshape(win.shape[:-nd] + (-1,))
+        return xp.take_along_axis(flat, self.arg, -1)[..., 0]
+
+    def backward(self, grad):
+        return WindowScatter(self.geo, self.arg).apply(grad)
+
+
+def _pool_args(op, nd, input, kernel_size, stride, padding, dilation):
+    kernel = _ntuple(kernel_size, nd, "kernel_size", op)
+    stride = kernel if stride is None or (not isinstance(stride, int) and len(stride) == 0) \
+        else _ntuple(stride, nd, "stride", op)
+    padding = _ntuple(padding, nd, "padding", op)
+    dilation = _ntuple(dilation, nd, "dilation", op)
+    if input.ndim not in (nd + 1, nd + 2):
+        raise ValueError(f"{op}: expected a {nd + 1}-d (unbatched) or {nd + 2}-d (batched) input, "
+                         f"got input of shape {_shape(input)}")
+    for k, p in zip(kernel, padding):
+        if p > k // 2:
+            raise ValueError(f"{op}: padding {padding} should be at most half of kernel_size {kernel}")
+    return kernel, stride, padding, dilation
+
+
+def _max_pool(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    kernel, stride, padding, dilation = _pool_args(op, nd, input, kernel_size, stride, padding, dilation)
+    geo = _PoolGeometry(_shape(input), kernel, stride, padding, dilation, ceil_mode)
+    if any(o <= 0 for o in geo.out):
+        raise ValueError(f"{op}: input of shape {_shape(input)} is too small for kernel {kernel}: "
+                         f"the output would be {geo.out}")
+    fn = MaxPoolNd(geo)
+    y = fn.apply(input)
+    if return_indices:
+        return y, _wrap(fn.indices())
+    return y
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Max over sliding windows of the last dim of (N, C, L)."""
+    return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Max over sliding windows of the last two dims of (N, C, H, W)."""
+    return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Max over sliding windows of the last three dims of (N, C, D, H, W)."""
+    return _max_pool("max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+class AvgPoolNd(Function):
+    """Mean over windows (a linear map); its backward is AvgPoolNdAdjoint, whose backward is this again."""
+    __slots__ = ("geo", "divisor")
+
+    def __init__(self, geo, divisor):
+        self.geo, self.divisor = geo, divisor
+
+    def forward(self, x):
+        geo = self.geo
+        nd = len(geo.kernel)
+        s = geo.windows(self.xp, x, 0).sum(tuple(range(-nd, 0)))
+        return s / self.divisor if isinstance(self.divisor, (int, float)) else s / self.divisor.astype(s.dtype)
+
+    def backward(self, grad):
+        return AvgPoolNdAdjoint(self.geo, self.divisor).apply(grad)
+
+
+class AvgPoolNdAdjoint(Function):
+    __slots__ = ("geo", "divisor")
+
+    def __init__(self, geo, divisor):
+        self.geo, self.divisor = geo, divisor
+
+    def forward(self, grad):
+        xp, geo = self.xp, self.geo
+        d = self.divisor if isinstance(self.divisor, (int, float)) else self.divisor.astype(grad.dtype)
+        g = (grad / d)[(Ellipsis,) + (None,) * len(geo.kernel)]
+        cols = xp.broadcast_to(g, grad.shape + geo.kernel)
+        return geo.scatter(xp, cols)
+
+    def backward(self, grad):
+        return AvgPoolNd(self.geo, self.divisor).apply(grad)
+
+
+def _avg_divisor(xp, geo, count_include_pad, divisor_override):
+    """The per-window divisor: a number, or an array broadcasting over (..., *out) (PyTorch's rules)."""
+    if divisor_override:
+        return float(divisor_override)
+    nd = len(geo.kernel)
+    spatial = geo.in_shape[-nd:]
+    per_dim = []
+    constant = True
+    for i in range(nd):
+        start = xp.arange(geo.out[i]) * geo.stride[i] - geo.padding[i]
+        end = xp.minimum(start + geo.kernel[i], spatial[i] + geo.padding[i])
+        size = end - start
+        if not count_include_pad:
+            size = xp.minimum(end, spatial[i]) - xp.maximum(start, 0)
+        per_dim.append(size)
+        constant = constant and bool((size == geo.kernel[i]).all())
+    if constant:
+        return float(math.prod(geo.kernel))
+    div = per_dim[0]
+    for size in per_dim[1:]:
+        div = div[..., None] * size
+    return div.astype(xp.float64)
+
+
+def _avg_pool(op, nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    kernel, stride, padding, dilation = _pool_args(op, nd, input, kernel_size, stride, padding, 1)
+    geo = _PoolGeometry(_shape(input), kernel, stride, padding, dilation, ceil_mode)
+    if any(o <= 0 for o in geo.out):
+        raise ValueError(f"{op}: input of shape {_shape(input)} is too small for kernel {kernel}: "
+                         f"the output would be {geo.out}")
+    divisor = _avg_divisor(input.xp, geo, count_include_pad, divisor_override)
+    return AvgPoolNd(geo, divisor).apply(input)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """Mean over sliding windows of the last dim of (N, C, L)."""
+    return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """Mean over sliding windows of the last two dims of (N, C, H, W)."""
+    return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """Mean over sliding windows of the last three dims of (N, C, D, H, W)."""
+    return _avg_pool("avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
+
+
+def _adaptive_matrix(xp, size, out, dtype):
+    """(out, size) averaging matrix of adaptive pooling: row i averages [floor(i*size/out), ceil((i+1)*size/out))."""
+    m = xp.zeros((out, size), dtype=dtype)
+    for i in range(out):
+        start, end = (i * size) // out, -(-((i + 1) * size) // out)
+        m[i, start:end] = 1.0 / (end - start)
+    return m
+
+
+def _adaptive_avg_pool(op, nd, input, output_size):
+    if input.ndim not in (nd + 1, nd + 2):
+        raise ValueError(f"{op}: expected a {nd + 1}-d or {nd + 2}-d input, got input of shape {_shape(input)}")
+    spatial = _shape(input)[-nd:]
+    if isinstance(output_size, int) or output_size is None:
+        output_size = (output_size,) * nd
+    output_size = tuple(s if o is None else int(o) for s, o in zip(spatial, output_size))
+    if all(s % o == 0 for s, o in zip(spatial, output_size)):
+        k = tuple(s // o for s, o in zip(spatial, output_size))
+        geo = _PoolGeometry(_shape(input), k, k, (0,) * nd, (1,) * nd, False)
+        return AvgPoolNd(geo, float(math.prod(k))).apply(input)
+    # uneven windows: pooling is separable, one averaging matrix per dim (exact, differentiable by matmul)
+    y = input
+    T = _tensor_cls()
+    for i, (s, o) in enumerate(zip(spatial, output_size)):
+        m = T._wrap(_adaptive_matrix(input.xp, s, o, input._data.dtype), input._device)
+        dim = input.ndim - nd + i
+        y = y.transpose(dim, -1).matmul(m.transpose(0, 1)).transpose(dim, -1)
+    return y
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """Average pooling to a fixed output length."""
+    return _adaptive_avg_pool("adaptive_avg_pool1d", 1, input, output_size)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Average pooling to a fixed (H, W) output size (``None`` keeps that dim)."""
+    return _adaptive_avg_pool("adaptive_avg_pool2d", 2, input, output_size)
+
+
+# =============================================================================================
+# normalisation: one Function standardises over some axes, then applies a per-feature affine map
+# =============================================================================================
+class Normalize(Function):
+    """y = (x - mean) / sqrt(var + eps) * weight + bias, statistics over ``axes`` of x viewed as ``group_shape``.
+
+    batch_norm: axes (0, 2, ...) of x; layer_norm: the trailing axes; group_norm:
+    axis 2 of x viewed as (N, G, rest). weight/bias broadcast as ``param_shape``.
+    """
+    __slots__ = ("axes", "group_shape", "eps", "param_shape", "has_weight", "has_bias", "xhat", "rstd",
+                 "mean", "var")
+
+    def __init__(self, axes, group_shape, eps, param_shape, has_weight, has_bias):
+        self.axes, self.group_shape, self.eps, self.param_shape = axes, group_shape, eps, param_shape
+        self.has_weight, self.has_bias = has_weight, has_bias
+
+    def forward(self, x, *params):
+        xp = self.xp
+        xr = x.reshape(self.group_shape) if self.group_shape else x
+        mean = xr.mean(self.axes, keepdims=True)
+        xc = xr - mean
+        var = xp.mean(xc * xc, self.axes, keepdims=True)
+        rstd = 1.0 / xp.sqrt(var + self.eps)
+        xhat = (xc * rstd).reshape(x.shape)
+        self.xhat, self.rstd, self.mean, self.var = xhat, rstd, mean, var
+        y = xhat
+        if self.has_weight:
+            y = y * params[0].reshape(self.param_shape)
+        if self.has_bias:
+            y = y + params[-1].reshape(self.param_shape)
+        return y if y is not xhat else xhat.copy()
+
+    def _param_axes(self, ndim):
+        shape = (1,) * (ndim - len(self.param_shape)) + tuple(self.param_shape)
+        return tuple(i for i, s in enumerate(shape) if s == 1)
+
+    def backward(self, grad):
+        if _grad_state.enabled:
+            return self._backward_graph(grad)
+        need = self.needs_input_grad
+        g = grad._data
+        xhat, rstd, axes = self.xhat, self.rstd, self.axes
+        grads = [None] * len(need)
+        p_axes = self._param_axes(g.ndim)
+        if self.has_weight and need[1]:
+            grads[1] = _wrap((g * xhat).sum(p_axes).reshape(self.inputs[1].shape))
+        if self.has_bias and need[-1]:
+            grads[-1] = _wrap(g.sum(p_axes).reshape(self.inputs[-1].shape))
+        if need[0]:
+            gxhat = g * self.input(1)._data.reshape(self.param_shape) if self.has_weight else g
+            if self.group_shape:
+                gxhat, xhat = gxhat.reshape(self.group_shape), xhat.reshape(self.group_shape)
+            gx = rstd * (gxhat - gxhat.mean(axes, keepdims=True) - xhat * (gxhat * xhat).mean(axes, keepdims=True))
+            grads[0] = _wrap(gx.reshape(g.shape))
+        return tuple(grads)
+
+    def _backward_graph(self, grad):
+        """The same rule in Tensor ops (create_graph=True), recomputing the statistics from the input."""
+        need, axes = self.needs_input_grad, self.axes
+        x = self.input(0)
+        shape = _shape(x)
+        xr = x.reshape(self.group_shape) if self.group_shape else x
+        mean = xr.mean(axes, keepdim=True)
+        xc = xr - mean
+        rstd = ((xc * xc).mean(axes, keepdim=True) + self.eps) ** -0.5
+        xhat = xc * rstd
+        grads = [None] * len(need)
+        p_axes = self._param_axes(len(shape))
+        xhat_full = xhat.reshape(shape)
+        if self.has_weight and need[1]:
+            grads[1] = (grad * xhat_full).sum(p_axes).reshape(_shape(self.inputs[1]))
+        if self.has_bias and need[-1]:
+            grads[-1] = grad.sum(p_axes).reshape(_shape(self.inputs[-1]))
+        if need[0]:
+            gxhat = grad * self.input(1).reshape(self.param_shape) if self.has_weight else grad
+            if self.group_shape:
+                gxhat = gxhat.reshape(self.group_shape)
+            gx = rstd * (gxhat - gxhat.mean(axes, keepdim=True) - xhat * (gxhat * xhat).mean(axes, keepdim=True))
+            grads[0] = gx.reshape(shape)
+        return tuple(grads)
+
+
+def _normalize(x, weight, bias, axes, group_shape, eps, param_shape):
+    fn = Normalize(axes, group_shape, eps, param_shape, weight is not None, bias is not None)
+    params = [p for p in (weight, bias) if p is not None]
+    return fn, fn.apply(x, *params)
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+               eps=1e-5):
+    """Batch normalisation over (N, C, *): batch statistics (and a running-stat update) when training."""
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: expected input of shape (N, C, ...), got {_shape(input)}")
+    c = input.shape[1]
+    for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
+                    ("running_var", running_var)):
+        if t is not None and _shape(t) != (c,):
+            raise ValueError(f"batch_norm: {name} must have shape ({c},) for input of shape {_shape(input)} "
+                             f"with {c} channels, got {_shape(t)}")
+    param_shape = (c,) + (1,) * (input.ndim - 2)
+    if not training:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: running_mean and running_var are needed when training=False")
+        T = _tensor_cls()
+        xp = input.xp
+        rstd = 1.0 / xp.sqrt(running_var._data + eps)
+        scale = T._wrap(rstd.reshape(param_shape).astype(input._data.dtype, copy=False), input._device)
+        shift = T._wrap((-running_mean._data * rstd).reshape(param_shape).astype(input._data.dtype, copy=False),
+                        input._device)
+        if weight is not None:
+            scale = scale * weight.reshape(param_shape)
+            shift = shift * weight.reshape(param_shape)
+        if bias is not None:
+            shift = shift + bias.reshape(param_shape)
+        return input * scale + shift
+    count = input.numel() // c
+    if count <= 1:
+        raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
+                         f"got input of shape {_shape(input)}")
+    axes = (0,) + tuple(range(2, input.ndim))
+    fn, y = _normalize(input, weight, bias, axes, None, eps, param_shape)
+    if running_mean is not None or running_var is not None:
+        m = 0.0 if momentum is None else momentum
+        if running_mean is not None:
+            rm = running_mean._data
+            rm *= 1 - m
+            rm += m * fn.mean.reshape(c).astype(rm.dtype, copy=False)
+            running_mean._bump_version()
+        if running_var is not None:
+            rv = running_var._data
+            rv *= 1 - m
+            rv += (m * count / (count - 1)) * fn.var.reshape(c).astype(rv.dtype, copy=False)
+            running_var._bump_version()
+    fn.mean = fn.var = None
+    return y
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise over the trailing ``normalized_shape`` dims, then scale and shift elementwise."""
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    normalized_shape = tuple(normalized_shape)
+    k = len(normalized_shape)
+    if _shape(input)[input.ndim - k:] != normalized_shape or k > input.ndim:
+        raise ValueError(f"layer_norm: normalized_shape {normalized_shape} must match the trailing dims of the "
+                         f"input, got input of shape {_shape(input)}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and _shape(t) != normalized_shape:
+            raise ValueError(f"layer_norm: {name} must have shape {normalized_shape}, got {_shape(t)}")
+    axes = tuple(range(input.ndim - k, input.ndim))
+    return _normalize(input, weight, bias, axes, None, eps, normalized_shape)[1]
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalise over groups of channels (and all spatial positions) of (N, C, *)."""
+    if input.ndim < 2:
+        raise ValueError(f"group_norm: expected input of shape (N, C, ...), got {_shape(input)}")
+    n, c = input.shape[:2]
+    if c % num_groups:
+        raise ValueError(f"group_norm: {c} channels of input {_shape(input)} are not divisible by "
+                         f"num_groups={num_groups}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and _shape(t) != (c,):
+            raise ValueError(f"group_norm: {name} must have shape ({c},), got {_shape(t)}")
+    param_shape = (c,) + (1,) * (input.ndim - 2)
+    return _normalize(input, weight, bias, (2,), (n, num_groups, -1), eps, param_shape)[1]
+
+
+# =============================================================================================
+# softmax, log_softmax
+# =============================================================================================
+def _softmax_dim(ndim, dim, op):
+    if dim is None:
+        dim = 0 if ndim in (0, 1, 3) else 1   # PyTorch's legacy implicit choice
+    if not -max(ndim, 1) <= dim < max(ndim, 1):
+        raise IndexError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dims")
+    return dim % max(ndim, 1)
+
+
+def _log_softmax_array(xp, x, axis):
+    m = x.max(axis, keepdims=True)
+    z = x - m
+    return z - xp.log(xp.exp(z).sum(axis, keepdims=True))
+
+
+class Softmax(Function):
+    __slots__ = ("dim",)
+    needs_output = True
+
+    def __init__(self, dim):
+        self.dim = dim
+
+    def forward(self, x):
+        xp = self.xp
+        if x.ndim == 0:
+            return xp.ones_like(x)
+        e = xp.exp(x - x.max(self.dim, keepdims=True))
+        e /= e.sum(self.dim, keepdims=True)
+        return e
+
+    def backward(self, grad):
+        if _grad_state.enabled:
+            y = self.output()
+            return y * (grad - (grad * y).sum(self.dim, keepdim=True))
+        y, g = self._out, grad._data
+        if y.ndim == 0:
+            return _wrap(g * 0)
+        return _wrap(y * (g - (g * y).sum(self.dim, keepdims=True)))
+
+
+class LogSoftmax(Function):
+    __slots__ = ("dim",)
+    needs_output = True
+
+    def __init__(self, dim):
+        self.dim = dim
+
+    def forward(self, x):
+        if x.ndim == 0:
+            return self.xp.zeros_like(x)
+        return _log_softmax_array(self.xp, x, self.dim)
+
+    def backward(self, grad):
+        if _grad_state.enabled:
+            return grad - self.output().exp() * grad.sum(self.dim, keepdim=True)
+        y, g = self._out, grad._data
+        if y.ndim == 0:
+            return _wrap(g * 0)
+        return _wrap(g - self.xp.exp(y) * g.sum(self.dim, keepdims=True))
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """exp(x) / sum(exp(x)) along ``dim`` (computed stably)."""
+    if dtype is not None:
+        input = input.to(dtype)
+    return Softmax(_softmax_dim(input.ndim, dim, "softmax")).apply(input)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """log(softmax(x)) along ``dim``, without forming softmax (stable for large logits)."""
+    if dtype is not None:
+        input = input.to(dtype)
+    return LogSoftmax(_softmax_dim(input.ndim, dim, "log_softmax")).apply(input)
+
+
+# =============================================================================================
+# cross_entropy (fused log-softmax + NLL) and nll_loss
+# =============================================================================================
+class _ClassTargets:
+    """Class-index targets of a (N, C, *) input, with weights and ignore_index resolved once.
+
+    loss_i = -sum_c q_ic * logp_ic with q_ic = (1 - eps) * w[t_i] * [c == t_i] + (eps / C) * w_c
+    (zero on ignored positions); ``reduce`` maps per-position values to the result.
+    """
+    __slots__ = ("index", "valid", "w_t", "w_c", "eps", "reduction", "denom", "num_classes")
+
+    def __init__(self, xp, target, weight, ignore_index, eps, reduction, num_classes, dtype, op):
+        valid = target != ignore_index
+        index = xp.where(valid, target, 0)
+        bad = (index < 0) | (index >= num_classes)
+        if bad.any():
+            first = int(target[bad].reshape(-1)[0])
+            raise IndexError(
+                f"{op}: target class index {first} is out of range for input with {num_classes} classes "
+                f"(expected 0 <= target < {num_classes}, or ignore_index={ignore_index})")
+        self.index = xp.expand_dims(index, 1)
+        self.valid = valid
+        self.num_classes, self.eps, self.reduction = num_classes, eps, reduction
+        if weight is None:
+            self.w_c = None
+            self.w_t = valid.astype(dtype)
+        else:
+            self.w_c = weight.astype(dtype, copy=False)
+            self.w_t = self.w_c[index] * valid
+        self.denom = self.w_t.sum() if reduction == "mean" else None
+
+    def per_position(self, xp, logp):
+        """-sum_c q_ic * logp_ic for every position (N, *)."""
+        loss = -xp.take_along_axis(logp, self.index, 1)[:, 0] * self.w_t
+        if self.eps:
+            if self.w_c is not None:
+                w = self.w_c.reshape((1, -1) + (1,) * (logp.ndim - 2))
+                smooth = -(logp * w).sum(1)
+            else:
+                smooth = -logp.sum(1)
+            loss = (1 - self.eps) * loss + (self.eps / self.num_classes) * (smooth * self.valid)
+        return loss
+
+    def reduce(self, loss):
+        if self.reduction == "none":
+            return loss
+        total = loss.sum()
+        return total / self.denom if self.reduction == "mean" else total
+
+    def grad_scale(self, g):
+        """d(result)/d(per-position loss) times the incoming gradient, shaped (N, 1, *) (array or Tensor)."""
+        if self.reduction == "none":
+            return g.reshape((g.shape[0], 1) + tuple(g.shape[1:]))
+        s = g / self.denom if self.reduction == "mean" else g
+        return s.reshape((1,) * (self.index.ndim))
+
+    def q(self, xp, shape, dtype):
+        """The dense q (N, C, *) of the docstring."""
+        q = xp.zeros(shape, dtype=dtype)
+        xp.put_along_axis(q, self.index, xp.expand_dims((1 - self.eps) * self.w_t, 1), 1)
+        if self.eps:
+            w = self.w_c.reshape((1, -1) + (1,) * (len(shape) - 2)) if self.w_c is not None else 1.0
+            q += (self.eps / self.num_classes) * w * xp.expand_dims(self.valid, 1)
+        return q
+
+    def q_total(self, xp):
+        """sum_c q_ic, shaped (N, 1, *)."""
+        total = (1 - self.eps) * self.w_t
+        if self.eps:
+            wsum = self.w_c.sum() if self.w_c is not None else float(self.num_classes)
+            total = total + (self.eps / self.num_classes) * wsum * self.valid
+        return xp.expand_dims(total, 1)
+
+
+class CrossEntropy(Function):
+    """Fused log-softmax over dim 1 + weighted NLL with label smoothing; gx = s * (softmax * sum(q) - q)."""
+    __slots__ = ("targets", "logp")
+
+    def __init__(self, targets):
+        self.targets = targets
+
+    def forward(self, x):
+        xp = self.xp
+        logp = _log_softmax_array(xp, x, 1)
+        self.logp = logp
+        return self.targets.reduce(self.targets.per_position(xp, logp))
+
+    def backward(self, grad):
+        t = self.targets
+        xp = self.xp
+        if _grad_state.enabled:
+            x = self.input(0)
+            T = _tensor_cls()
+            dtype = x._data.dtype
+            s = t.grad_scale(grad)
+            p = softmax(x, 1)
+            q_total = T._wrap(t.q_total(xp).astype(dtype, copy=False), x._device)
+            q = T._wrap(t.q(xp, _shape(x), dtype), x._device)
+            return p * (s * q_total) - q * s
+        s = t.grad_scale(grad._data)
+        gx = xp.exp(self.logp)
+        gx *= s * t.q_total(xp)
+        picked = xp.take_along_axis(gx, t.index, 1)
+        picked -= s * xp.expand_dims((1 - t.eps) * t.w_t, 1)
+        xp.put_along_axis(gx, t.index, picked, 1)
+        if t.eps:
+            w = t.w_c.reshape((1, -1) + (1,) * (gx.ndim - 2)) if t.w_c is not None else 1.0
+            gx -= s * (t.eps / t.num_classes) * w * xp.expand_dims(t.valid, 1)
+        self.logp = None
+        return _wrap(gx)
+
+
+class NLLLoss(Function):
+    """-w[t] * input[t] per position (input holds log-probabilities); linear in the input."""
+    __slots__ = ("targets",)
+
+    def __init__(self, targets):
+        self.targets = targets
+
+    def forward(self, logp):
+        return self.targets.reduce(self.targets.per_position(self.xp, logp))
+
+    def backward(self, grad):
+        t, xp = self.targets, self.xp
+        x = self.inputs[0]
+        q = t.q(xp, _shape(x), x._data.dtype)
+        if _grad_state.enabled:
+            return -(_tensor_cls()._wrap(q, x._device) * t.grad_scale(grad))
+        return _wrap(-(q * t.grad_scale(grad._data)))
+
+
+def _check_reduction(op, reduction):
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{op}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+
+
+def _class_targets(op, input, target, weight, ignore_index, eps, reduction):
+    if target._data.dtype.kind not in "iu":
+        raise TypeError(f"{op}: class-index target must be an integer tensor, got {target.dtype}; "
+                        f"for class probabilities pass a float target of the input's shape {_shape(input)}")
+    expected = (input.shape[0],) + _shape(input)[2:]
+    if _shape(target) != expected:
+        raise ValueError(f"{op}: target of shape {_shape(target)} does not match input of shape {_shape(input)}; "
+                         f"expected target shape {expected}")
+    c = input.shape[1]
+    if weight is not None and _shape(weight) != (c,):
+        raise ValueError(f"{op}: weight must have shape ({c},) (one per class), got {_shape(weight)}")
+    return _ClassTargets(input.xp, target._data, None if weight is None else weight._data, ignore_index, eps,
+                         reduction, c, input._data.dtype, op)
+
+
+def _legacy_reduction(size_average, reduce, reduction):
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    return ("mean" if size_average else "sum") if reduce else "none"
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                  reduction="mean", label_smoothing=0.0):
+    """Cross-entropy of logits (N, C, *) or (C,) against class indices or class probabilities."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction("cross_entropy", reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    if input.ndim == 0:
+        raise ValueError("cross_entropy: input must have a class dim, got a 0-d tensor")
+    unbatched = input.ndim == 1
+    if unbatched:
+        input = input.reshape(1, -1)
+        target = target.reshape((1,) + _shape(target))
+    if target._data.dtype.kind == "f":   # class probabilities
+        if _shape(target) != _shape(input):
+            raise ValueError(f"cross_entropy: probability target of shape {_shape(target)} must match input "
+                             f"of shape {_shape(input)}")
+        c = input.shape[1]
+        logp = log_softmax(input, 1)
+        if label_smoothing:
+            target = target * (1 - label_smoothing) + label_smoothing / c
+        prod = logp * target
+        if weight is not None:
+            prod = prod * weight.reshape((c,) + (1,) * (input.ndim - 2))
+        loss = -prod.sum(1)
+        if reduction == "none":
+            return loss.reshape(()) if unbatched else loss
+        return loss.sum() / (input.numel() // c) if reduction == "mean" else loss.sum()
+    targets = _class_targets("cross_entropy", input, target, weight, ignore_index, label_smoothing, reduction)
+    loss = CrossEntropy(targets).apply(input)
+    return loss.reshape(()) if unbatched and reduction == "none" else loss
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+    """Negative log-likelihood of log-probabilities (N, C, *) or (C,) at class-index targets."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction("nll_loss", reduction)
+    unbatched = input.ndim == 1
+    if unbatched:
+        input = input.reshape(1, -1)
+        target = target.reshape((1,) + _shape(target))
+    targets = _class_targets("nll_loss", input, target, weight, ignore_index, 0.0, reduction)
+    loss = NLLLoss(targets).apply(input)
+    return loss.reshape(()) if unbatched and reduction == "none" else loss
+
+
+def _softmax_method(self, dim=None, dtype=None):
+    return softmax(self, dim, dtype=dtype)
+
+
+def _log_softmax_method(self, dim=None, dtype=None):
+    return log_softmax(self, dim, dtype=dtype)
+
+
+METHODS = {"softmax": _softmax_method, "log_softmax": _log_softmax_method}

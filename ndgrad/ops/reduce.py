@@ -1,0 +1,471 @@
+"""Reductions: sum, mean, var, prod, max/min, logsumexp, cumsum, norm; and their inverses for broadcasting."""
+import builtins
+import math
+from collections import namedtuple
+
+from .. import dtypes
+from ..autograd.function import Function
+from ..tensor import Tensor, _check_dim
+from . import elementwise as ew
+
+_sum, _int = builtins.sum, builtins.int
+values_indices = namedtuple("values_indices", ["values", "indices"])
+
+
+# -- argument handling ----------------------------------------------------------------------------
+def _resolve(dim, axis, keepdim, keepdims):
+    """PyTorch's dim/keepdim and the array API's axis/keepdims are the same arguments."""
+    if axis is not None:
+        if dim is not None:
+            raise TypeError("pass either dim or axis, not both")
+        dim = axis
+    if keepdims is not None:
+        keepdim = keepdims
+    return dim, bool(keepdim)
+
+
+def normalize_dims(dim, ndim, op):
+    """dim as a sorted tuple of non-negative axes (None = every axis)."""
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, (_int,)) or hasattr(dim, "__index__") and not isinstance(dim, (tuple, list)) \
+        else tuple(dim)
+    if len(dims) == 0:
+        return tuple(range(ndim))
+    out = tuple(sorted({_check_dim(_int(d), ndim, op) for d in dims}))
+    if len(out) != len(dims):
+        raise RuntimeError(f"{op}: dim {dims} names a dimension more than once")
+    return out if ndim else ()
+
+
+def _keep_shape(shape, dims):
+    return tuple(1 if i in dims else s for i, s in enumerate(shape))
+
+
+def _reduced_shape(shape, dims, keepdim):
+    if keepdim:
+        return _keep_shape(shape, dims)
+    return tuple(s for i, s in enumerate(shape) if i not in dims)
+
+
+# -- sum and its inverse (used by the engine to undo broadcasting) ----------------------------------
+class Sum(Function):
+    __slots__ = ("dims", "keepdim", "dtype")
+
+    def __init__(self, dims, keepdim, dtype=None):
+        self.dims, self.keepdim, self.dtype = dims, keepdim, dtype
+
+    def forward(self, x):
+        dt = self.dtype.np if self.dtype is not None else (
+            dtypes.int64.np if x.dtype.kind in "iub" else None)
+        return self.xp.sum(x, axis=self.dims, keepdims=self.keepdim, dtype=dt)
+
+    def backward(self, grad):
+        shape = self.inputs[0]._data.shape
+        return ExpandTo(_keep_shape(shape, self.dims), shape).apply(grad)
+
+
+class ExpandTo(Function):
+    """Reshape a reduced gradient to keepdim form and broadcast it to the input shape (a view)."""
+    __slots__ = ("keep_shape", "shape")
+    is_view = False
+
+    def __init__(self, keep_shape, shape):
+        self.keep_shape, self.shape = keep_shape, shape
+
+    def forward(self, g):
+        return self.xp.broadcast_to(g.reshape(self.keep_shape), self.shape)
+
+    def backward(self, grad):
+        dims = tuple(i for i, (k, s) in enumerate(zip(self.keep_shape, self.shape)) if k == 1 and s != 1)
+        reduced = Sum(dims, True).apply(grad) if dims else grad
+        src_shape = self.inputs[0]._data.shape
+        return reduced if reduced._data.shape == src_shape else _Reshape(src_shape).apply(reduced)
+
+
+class _Reshape(Function):
+    __slots__ = ("shape",)
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, x):
+        return x.reshape(self.shape)
+
+    def backward(self, grad):
+        return _Reshape(self.inputs[0]._data.shape).apply(grad)
+
+
+def sum_to_size(x, *size):
+    """Sum broadcast dimensions away so that ``x`` gets ``size`` (the inverse of broadcasting)."""
+    shape = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else tuple(size)
+    src = x._data.shape
+    if src == shape:
+        return x
+    lead = len(src) - len(shape)
+    if lead < 0 or builtins.any(s != 1 and s != src[lead + i] for i, s in enumerate(shape)):
+        raise ValueError(f"sum_to_size: shape {tuple(src)} cannot be summed to {shape}")
+    dims = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and src[lead + i] != 1)
+    out = Sum(dims, True).apply(x) if dims else x
+    return _Reshape(shape).apply(out) if out._data.shape != shape else out
+
+
+def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+    dim, keepdim = _resolve(dim, axis, keepdim, keepdims)
+    dims = normalize_dims(dim, input.ndim, "sum")
+    return Sum(dims, keepdim, dtypes.to_dtype(dtype)).apply(input)
+
+
+def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+    dim, keepdim = _resolve(dim, axis, keepdim, keepdims)
+    if not input.dtype.is_floating_point and dtype is None:
+        raise RuntimeError(f"mean: expected a floating-point input, got {input.dtype}; "
+                           f"use x.float().mean() or pass dtype=ndgrad.float32")
+    dims = normalize_dims(dim, input.ndim, "mean")
+    n = _count(input.shape, dims)
+    total = Sum(dims, keepdim, dtypes.to_dtype(dtype)).apply(input)
+    return total / n if n else total * float("nan")
+
+
+def _count(shape, dims):
+    n = 1
+    for d in dims:
+        n *= shape[d]
+    return n
+
+
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
+    dim, keepdim = _resolve(dim, axis, keepdim, keepdims)
+    if isinstance(dim, bool):  # var(x, False): the old positional unbiased argument
+        dim, unbiased = None, dim
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    dims = normalize_dims(dim, input.ndim, "var")
+    n = _count(input.shape, dims)
+    centered = input - mean(input, dims, keepdim=True)
+    ss = sum(centered * centered, dims, keepdim=keepdim)
+    return ss / builtins.max(n - correction, 0) if n - correction > 0 else ss * float("nan")
+
+
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
+    return ew.sqrt(var(input, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims))
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+
+
+# -- prod: exact with zeros --------------------------------------------------------------------------
+class ProdOthers(Function):
+    """For each element along the last axis, the product of all the *other* elements.
+
+    Exclusive cumulative products from both sides give it without dividing, so
+    zeros (one or many) are handled exactly. It is prod's gradient, and its own
+    gradient is built from itself one dimension up, so prod is differentiable
+    to any order.
+    """
+
+    def forward(self, x):
+        xp = self.xp
+        ones = xp.ones(x.shape[:-1] + (1,), dtype=x.dtype)
+        left = xp.cumprod(xp.concatenate([ones, x[..., :-1]], axis=-1), axis=-1)
+        right = xp.flip(xp.cumprod(xp.concatenate([ones, xp.flip(x, -1)[..., :-1]], axis=-1), axis=-1), -1)
+        return left * right
+
+    def backward(self, grad):
+        # d po_i / d x_k = prod_{j not in {i, k}} x_j: ProdOthers of rows where x_i was replaced by 1.
+        x = self.input(0)
+        n = x.shape[-1]
+        from ..creation import eye
+        diag = eye(n, dtype=dtypes.bool_, device=x.device)
+        rows = ew.where(diag, 1.0, x.unsqueeze(-2).expand(*x.shape[:-1], n, n))
+        pairwise = ProdOthers().apply(rows)
+        return sum(ew.where(diag, 0.0, grad.unsqueeze(-1) * pairwise), -2)
+
+
+def prod(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+    dim, keepdim = _resolve(dim, axis, keepdim, keepdims)
+    if dtype is not None:
+        input = ew.cast(input, dtype)
+    elif input._data.dtype.kind in "iub":
+        input = ew.cast(input, dtypes.int64)
+    if not input.requires_grad:
+        xp = input.xp
+        axes = None if dim is None else normalize_dims(dim, input.ndim, "prod")
+        out = xp.prod(input._data, axis=axes, keepdims=keepdim and axes is not None)
+        return Tensor._wrap(xp.asarray(out), input._device)
+    if dim is None:
+        return Prod(0, False).apply(input.reshape(-1))
+    return Prod(_check_dim(dim, input.ndim, "prod"), keepdim).apply(input)
+
+
+class Prod(Function):
+    """The product along one dim; its gradient is grad * (product of the other elements)."""
+    __slots__ = ("dim", "keepdim")
+
+    def __init__(self, dim, keepdim):
+        self.dim, self.keepdim = dim, keepdim
+
+    def forward(self, x):
+        return self.xp.prod(x, axis=self.dim, keepdims=self.keepdim)
+
+    def backward(self, grad):
+        x = self.input(0)
+        moved = x.movedim(self.dim, -1)
+        others = ProdOthers().apply(moved).movedim(-1, self.dim)
+        g = grad if self.keepdim else grad.unsqueeze(self.dim)
+        return g * others
+
+
+# -- max / min ---------------------------------------------------------------------------------------
+class Amax(Function):
+    """amax/amin over dims; the gradient is split evenly among tied extremes (PyTorch's rule)."""
+    __slots__ = ("dims", "keepdim", "is_min")
+    needs_output = True
+
+    def __init__(self, dims, keepdim, is_min=False):
+        self.dims, self.keepdim, self.is_min = dims, keepdim, is_min
+
+    def forward(self, x):
+        if x.size == 0 and builtins.any(x.shape[d] == 0 for d in self.dims):
+            raise IndexError(f"{'amin' if self.is_min else 'amax'}: cannot reduce over a zero-size dimension "
+                             f"(shape {x.shape}, dims {self.dims}); there is no identity for max/min")
+        f = self.xp.amin if self.is_min else self.xp.amax
+        return f(x, axis=self.dims, keepdims=self.keepdim)
+
+    def backward(self, grad):
+        x = self.input(0)
+        shape = x.shape
+        keep = _keep_shape(shape, self.dims)
+        out = self.output()
+        if not self.keepdim:
+            out, grad = out.reshape(keep), grad.reshape(keep)
+        mask = (x == out.detach())
+        mask_f = mask.to(grad.dtype)
+        count = sum(mask_f, self.dims, keepdim=True)
+        return mask_f * (grad / count)
+
+
+class MaxDim(Function):
+    """max/min along one dim with indices; the gradient goes to the returned index only."""
+    __slots__ = ("dim", "keepdim", "is_min", "indices")
+
+    def __init__(self, dim, keepdim, is_min):
+        self.dim, self.keepdim, self.is_min = dim, keepdim, is_min
+
+    def forward(self, x):
+        xp = self.xp
+        if x.shape[self.dim] == 0:
+            raise IndexError(f"{'min' if self.is_min else 'max'}(dim={self.dim}): the dimension has size 0 "
+                             f"(shape {x.shape}); there is no extreme to return")
+        arg = (xp.argmin if self.is_min else xp.argmax)(x, axis=self.dim)
+        idx = xp.expand_dims(arg, self.dim)
+        self.indices = arg if not self.keepdim else idx
+        values = xp.take_along_axis(x, idx, axis=self.dim)
+        return values if self.keepdim else xp.squeeze(values, self.dim)
+
+    def backward(self, grad):
+        x = self.input(0)
+        xp = self.xp
+        idx = self.indices if self.keepdim else xp.expand_dims(self.indices, self.dim)
+        positions = xp.arange(x.shape[self.dim]).reshape((-1,) + (1,) * (x.ndim - 1 - self.dim))
+        mask = Tensor._wrap(positions == idx, x.device)
+        g = grad if self.keepdim else grad.unsqueeze(self.dim)
+        return mask * g
+
+
+def _extreme(input, dim, keepdim, is_min, name):
+    if dim is None:
+        return Amax(tuple(range(input.ndim)), False, is_min).apply(input)
+    d = _check_dim(dim, input.ndim, name)
+    if input.ndim == 0:
+        return values_indices(input, Tensor._wrap(input.xp.zeros((), dtype=dtypes.int64.np), input.device))
+    op = MaxDim(d, keepdim, is_min)
+    values = op.apply(input)
+    indices = Tensor._wrap(op.indices.astype(dtypes.int64.np, copy=False), input.device)
+    return values_indices(values, indices)
+
+
+def max(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    if isinstance(dim, Tensor):
+        return ew.maximum(input, dim)
+    dim, keepdim = _resolve(dim, axis, keepdim, keepdims)
+    return _extreme(input, dim, keepdim, False, "max")
+
+
+def min(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    if isinstance(dim, Tensor):
+        return ew.minimum(input, dim)
+    dim, keepdim = _resolve(dim, axis, keepdim, keepdims)
+    return _extreme(input, dim, keepdim, True, "min")
+
+
+def amax(input, dim=(), keepdim=False, *, axis=None, keepdims=None):
+    dim, keepdim = _resolve(dim, axis, keepdim, keepdims)
+    return Amax(normalize_dims(dim, input.ndim, "amax"), keepdim, False).apply(input)
+
+
+def amin(input, dim=(), keepdim=False, *, axis=None, keepdims=None):
+    dim, keepdim = _resolve(dim, axis, keepdim, keepdims)
+    return Amax(normalize_dims(dim, input.ndim, "amin"), keepdim, True).apply(input)
+
+
+def _arg(input, dim, keepdim, fn, name):
+    xp = input.xp
+    if dim is None:
+        out = fn(input._data.reshape(-1))
+        out = xp.asarray(out).reshape((1,) * input.ndim if keepdim else ())
+    else:
+        d = _check_dim(dim, input.ndim, name)
+        if input.ndim == 0:
+            out = xp.zeros((), dtype=xp.int64)
+        else:
+            out = fn(input._data, axis=d)
+            if keepdim:
+                out = xp.expand_dims(out, d)
+    return Tensor._wrap(xp.asarray(out).astype(dtypes.int64.np, copy=False), input.device)
+
+
+def argmax(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    dim, keepdim = _resolve(dim, axis, keepdim, keepdims)
+    return _arg(input, dim, keepdim, input.xp.argmax, "argmax")
+
+
+def argmin(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    dim, keepdim = _resolve(dim, axis, keepdim, keepdims)
+    return _arg(input, dim, keepdim, input.xp.argmin, "argmin")
+
+
+def all(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    dim, keepdim = _resolve(dim, axis, keepdim, keepdims)
+    axes = None if dim is None else normalize_dims(dim, input.ndim, "all")
+    out = input.xp.all(input._data, axis=axes, keepdims=keepdim if axes is not None else False)
+    return Tensor._wrap(input.xp.asarray(out), input.device)
+
+
+def any(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    dim, keepdim = _resolve(dim, axis, keepdim, keepdims)
+    axes = None if dim is None else normalize_dims(dim, input.ndim, "any")
+    out = input.xp.any(input._data, axis=axes, keepdims=keepdim if axes is not None else False)
+    return Tensor._wrap(input.xp.asarray(out), input.device)
+
+
+def count_nonzero(input, dim=None):
+    axes = None if dim is None else normalize_dims(dim, input.ndim, "count_nonzero")
+    out = input.xp.count_nonzero(input._data, axis=axes)
+    return Tensor._wrap(input.xp.asarray(out).astype(dtypes.int64.np), input.device)
+
+
+# -- logsumexp, cumsum, norm -------------------------------------------------------------------------
+def logsumexp(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    dim, keepdim = _resolve(dim, axis, keepdim, keepdims)
+    dims = normalize_dims(dim, input.ndim, "logsumexp")
+    if not input.dtype.is_floating_point:
+        input = ew.cast(input, dtypes.get_default_dtype())
+    # Shift by the (constant) maximum so exp never overflows; a -inf/inf max is replaced by 0.
+    m = Tensor._wrap(input.xp.amax(input._data, axis=dims, keepdims=True), input.device) if input.numel() \
+        else Tensor._wrap(input.xp.zeros(_keep_shape(input.shape, dims), input._data.dtype), input.device)
+    m = ew.where(ew.isfinite(m), m, 0.0)
+    out = ew.log(sum(ew.exp(input - m), dims, keepdim=True)) + m
+    return out if keepdim else out.reshape(_reduced_shape(input.shape, dims, False))
+
+
+class Cumsum(Function):
+    __slots__ = ("dim", "reverse")
+
+    def __init__(self, dim, reverse=False):
+        self.dim, self.reverse = dim, reverse
+
+    def forward(self, x):
+        xp = self.xp
+        if x.dtype.kind in "ub" or (x.dtype.kind == "i" and x.dtype.itemsize < 8):
+            x = x.astype(dtypes.int64.np)
+        if self.reverse:
+            return xp.flip(xp.cumsum(xp.flip(x, self.dim), axis=self.dim), self.dim)
+        return xp.cumsum(x, axis=self.dim)
+
+    def backward(self, grad):
+        return Cumsum(self.dim, not self.reverse).apply(grad)
+
+
+def cumsum(input, dim, *, dtype=None, axis=None):
+    if axis is not None:
+        dim = axis
+    if dtype is not None:
+        input = ew.cast(input, dtype)
+    if input.ndim == 0:
+        return input * 1
+    return Cumsum(_check_dim(dim, input.ndim, "cumsum")).apply(input)
+
+
+def cumprod(input, dim, *, dtype=None):
+    if dtype is not None:
+        input = ew.cast(input, dtype)
+    d = _check_dim(dim, input.ndim, "cumprod")
+    if not input.requires_grad:
+        return Tensor._wrap(input.xp.cumprod(input._data, axis=d), input.device)
+    # exp(cumsum(log)) loses exactness at zeros; build it from prefix products instead (n small in practice)
+    parts = [input.narrow(d, 0, 1)]
+    for i in range(1, input.shape[d]):
+        parts.append(parts[-1] * input.narrow(d, i, 1))
+    from .shape import cat
+    return cat(parts, d)
+
+
+class Norm2(Function):
+    """The Euclidean norm; its gradient x / ||x|| is 0 (not nan) at x = 0, like PyTorch."""
+    __slots__ = ("dims", "keepdim")
+    needs_output = True
+
+    def __init__(self, dims, keepdim):
+        self.dims, self.keepdim = dims, keepdim
+
+    def forward(self, x):
+        return self.xp.sqrt(self.xp.sum(x * x, axis=self.dims, keepdims=self.keepdim))
+
+    def backward(self, grad):
+        x = self.input(0)
+        out = self.output()
+        if not self.keepdim:
+            keep = _keep_shape(x.shape, self.dims)
+            out, grad = out.reshape(keep), grad.reshape(keep)
+        scale = ew.where(out == 0, 0.0, grad / ew.where(out == 0, 1.0, out))
+        return x * scale
+
+
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    if dtype is not None:
+        input = ew.cast(input, dtype)
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(f"norm: expected a floating-point input, got {input.dtype}")
+    dims = normalize_dims(dim, input.ndim, "norm")
+    if p in ("fro", 2, 2.0, None):
+        return Norm2(dims, keepdim).apply(input)
+    if p == "nuc":
+        raise NotImplementedError("norm: the nuclear norm needs an SVD, which ndgrad does not provide")
+    a = ew.abs(input)
+    if p in (float("inf"), "inf"):
+        return amax(a, dims, keepdim)
+    if p in (float("-inf"), "-inf"):
+        return amin(a, dims, keepdim)
+    if p == 0:
+        return sum(ew.ne(input, 0).to(input.dtype), dims, keepdim)
+    if p == 1:
+        return sum(a, dims, keepdim)
+    return ew.pow(sum(ew.pow(a, p), dims, keepdim), 1.0 / p)
+
+
+def dist(input, other, p=2):
+    return norm(input - other, p)
+
+
+__all__ = ["sum", "mean", "var", "std", "var_mean", "std_mean", "prod", "max", "min", "amax", "amin",
+           "argmax", "argmin", "all", "any", "count_nonzero", "logsumexp", "cumsum", "cumprod", "norm", "dist",
+           "sum_to_size"]
+
+METHODS = {name: globals()[name] for name in __all__ if name not in ("dist",)}
+METHODS["dist"] = dist

@@ -1,0 +1,138 @@
+"""Adam and AdamW (``torch.optim.Adam`` / ``torch.optim.AdamW``), with amsgrad, maximize and weight decay."""
+from ndgrad.tensor import Tensor
+
+from .optimizer import Optimizer, _check_non_negative, _check_unsupported
+
+__all__ = ["Adam", "AdamW"]
+
+
+def _zeros_like(p):
+    return Tensor._wrap(p.xp.zeros_like(p._data))
+
+
+class Adam(Optimizer):
+    """Implements Adam, like ``torch.optim.Adam``.
+
+    Args:
+        params: iterable of parameters or dicts defining parameter groups.
+        lr (float): learning rate. Default: 1e-3.
+        betas (tuple[float, float]): coefficients of the running averages of the
+            gradient and its square. Default: (0.9, 0.999).
+        eps (float): term added to the denominator. Default: 1e-8.
+        weight_decay (float): weight decay (L2 penalty). Default: 0.
+        amsgrad (bool): use the AMSGrad variant. Default: False.
+        maximize (bool): maximize the objective. Default: False.
+        decoupled_weight_decay (bool): decay the weights directly (AdamW). Default: False.
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
+                 foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
+                 decoupled_weight_decay=False):
+        name = type(self).__name__
+        _check_non_negative(name, "learning rate", lr, "lr")
+        _check_non_negative(name, "epsilon value", eps, "eps")
+        betas = tuple(betas)
+        if len(betas) != 2:
+            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas}")
+        for i, beta in enumerate(betas):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(
+                    f"{name}: Invalid beta parameter at index {i}: {beta} (each beta must be in [0, 1))")
+        _check_non_negative(name, "weight_decay value", weight_decay, "weight_decay")
+        _check_unsupported(name, capturable=capturable, differentiable=differentiable, fused=fused)
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                        maximize=maximize, foreach=foreach, capturable=capturable,
+                        differentiable=differentiable, fused=fused,
+                        decoupled_weight_decay=decoupled_weight_decay)
+        super().__init__(params, defaults)
+
+    def _state_for(self, p, amsgrad):
+        state = self.state[p]
+        if len(state) == 0:
+            state["step"] = self._step_counter()
+            state["exp_avg"] = _zeros_like(p)
+            state["exp_avg_sq"] = _zeros_like(p)
+            if amsgrad:
+                state["max_exp_avg_sq"] = _zeros_like(p)
+        elif amsgrad and "max_exp_avg_sq" not in state:
+            state["max_exp_avg_sq"] = _zeros_like(p)
+        return state
+
+    def step(self, closure=None):
+        """Perform a single optimization step; returns the closure's loss if one is given."""
+        loss = self._evaluate_closure(closure)
+        for group in self.param_groups:
+            lr = group["lr"]
+            beta1, beta2 = group["betas"]
+            eps = group["eps"]
+            weight_decay = group["weight_decay"]
+            amsgrad = group["amsgrad"]
+            decoupled = group.get("decoupled_weight_decay", False)
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                xp = p.xp
+                state = self._state_for(p, amsgrad)
+                step = self._increment(state["step"])
+                if weight_decay != 0 and decoupled:
+                    xp.multiply(p._data, 1 - lr * weight_decay, out=p._data)
+                    grad = self._grad_for_update(p, group["maximize"], 0)
+                else:
+                    grad = self._grad_for_update(p, group["maximize"], weight_decay)
+                exp_avg = state["exp_avg"]._data
+                exp_avg_sq = state["exp_avg_sq"]._data
+                tmp = self._scratch(p, "tmp")
+
+                # exp_avg.lerp_(grad, 1 - beta1)
+                self._lerp_(xp, exp_avg, grad, 1 - beta1, tmp)
+                # exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+                xp.multiply(exp_avg_sq, beta2, out=exp_avg_sq)
+                xp.multiply(grad, 1 - beta2, out=tmp)
+                xp.multiply(tmp, grad, out=tmp)
+                xp.add(exp_avg_sq, tmp, out=exp_avg_sq)
+
+                bias_correction1 = 1 - beta1**step
+                bias_correction2 = 1 - beta2**step
+                step_size = lr / bias_correction1
+                bias_correction2_sqrt = bias_correction2**0.5
+
+                second_moment = exp_avg_sq
+                if amsgrad:
+                    max_exp_avg_sq = state["max_exp_avg_sq"]._data
+                    xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+                    state["max_exp_avg_sq"]._bump_version()
+                    second_moment = max_exp_avg_sq
+                # denom = (second_moment.sqrt() / bias_correction2_sqrt).add_(eps)
+                denom = tmp
+                xp.sqrt(second_moment, out=denom)
+                xp.divide(denom, bias_correction2_sqrt, out=denom)
+                xp.add(denom, eps, out=denom)
+                # param.addcdiv_(exp_avg, denom, value=-step_size)
+                numer = self._scratch(p, "update")
+                xp.multiply(exp_avg, -step_size, out=numer)
+                xp.divide(numer, denom, out=numer)
+                xp.add(p._data, numer, out=p._data)
+
+                state["exp_avg"]._bump_version()
+                state["exp_avg_sq"]._bump_version()
+                p._bump_version()
+        return loss
+
+
+class AdamW(Adam):
+    """Implements AdamW (Adam with decoupled weight decay), like ``torch.optim.AdamW``.
+
+    Same arguments as :class:`Adam`; ``weight_decay`` defaults to 1e-2 and is
+    applied as ``p *= 1 - lr * weight_decay`` before the Adam update.
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
+                 maximize=False, foreach=None, capturable=False, differentiable=False, fused=None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach, maximize=maximize,
+                         capturable=capturable, differentiable=differentiable, fused=fused,
+                         decoupled_weight_decay=True)
+
+    def load_state_dict(self, state_dict):
+        super().load_state_dict(state_dict)
+        for group in self.param_groups:
+            group["decoupled_weight_decay"] = True

@@ -1,0 +1,397 @@
+"""Optimizer: the base class that holds param_groups and per-parameter state.
+
+Subclasses implement ``step`` with the same formulas and operation order as
+PyTorch's single-tensor (``foreach=False``) implementations. Updates are done
+in place on the raw arrays (``p._data``) with ``out=`` arguments; temporaries
+live in a small per-optimizer workspace that is reused across parameters and
+steps, so a step allocates no parameter-sized arrays after the first one.
+"""
+import warnings
+
+from ndgrad.tensor import Tensor
+
+__all__ = ["Optimizer", "required"]
+
+
+def _check_non_negative(optimizer_name, label, value, option):
+    """Raise ValueError('<Opt>: Invalid <label>: <value> ...') when ``value < 0``."""
+    if not 0.0 <= value:
+        raise ValueError(f"{optimizer_name}: Invalid {label}: {value} ({option} must be >= 0)")
+
+
+def _check_unsupported(optimizer_name, **flags):
+    """PyTorch-only execution modes are accepted as False/None (for portability) and refused when on."""
+    for flag, value in flags.items():
+        if value:
+            raise ValueError(
+                f"{optimizer_name}: {flag}=True is not supported by ndgrad (its updates always run the "
+                f"single-tensor in-place path); leave {flag} unset")
+
+
+class _RequiredParameter:
+    """Singleton marking a hyperparameter that has no default."""
+
+    def __repr__(self):
+        return "<required parameter>"
+
+
+required = _RequiredParameter()
+
+
+class _ParamState:
+    """``defaultdict(dict)`` keyed by tensor identity.
+
+    Tensors compare elementwise, so they cannot be dict keys by value; this
+    mapping keys them by ``id`` and keeps the tensor alive next to its state.
+    Non-tensor keys (unknown entries from a loaded state_dict) are kept as is.
+    """
+
+    __slots__ = ("_entries",)
+
+    def __init__(self):
+        self._entries = {}  # key -> (owner, state dict)
+
+    @staticmethod
+    def _key(owner):
+        return id(owner) if isinstance(owner, Tensor) else ("key", owner)
+
+    def __getitem__(self, owner):
+        key = self._key(owner)
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._entries[key] = (owner, {})
+        return entry[1]
+
+    def __setitem__(self, owner, value):
+        self._entries[self._key(owner)] = (owner, value)
+
+    def __contains__(self, owner):
+        return self._key(owner) in self._entries
+
+    def get(self, owner, default=None):
+        entry = self._entries.get(self._key(owner))
+        return default if entry is None else entry[1]
+
+    def __len__(self):
+        return len(self._entries)
+
+    def __iter__(self):
+        return (owner for owner, _ in self._entries.values())
+
+    def keys(self):
+        return list(iter(self))
+
+    def values(self):
+        return [state for _, state in self._entries.values()]
+
+    def items(self):
+        return list(self._entries.values())
+
+    def __repr__(self):
+        return f"_ParamState({len(self)} entries)"
+
+
+def _describe(t):
+    return f"tensor of shape {tuple(t.shape)}"
+
+
+class Optimizer:
+    """Base class for all optimizers (``torch.optim.Optimizer``).
+
+    Args:
+        params: an iterable of Tensors, of ``(name, Tensor)`` pairs, or of
+            dicts defining parameter groups (each with a ``"params"`` key).
+        defaults: default values of the optimization options, used for every
+            group that does not set them.
+    """
+
+    def __init__(self, params, defaults):
+        self.defaults = defaults
+        if isinstance(params, Tensor):
+            raise TypeError(
+                f"{type(self).__name__}: params argument given to the optimizer should be an iterable "
+                f"of Tensors or dicts, but got a single Tensor; pass [tensor] or model.parameters()")
+        self.state = _ParamState()
+        self.param_groups = []
+        self._workspace = {}
+        param_groups = list(params)
+        if len(param_groups) == 0:
+            raise ValueError(f"{type(self).__name__}: optimizer got an empty parameter list")
+        if not isinstance(param_groups[0], dict):
+            param_groups = [{"params": param_groups}]
+        for group in param_groups:
+            self.add_param_group(dict(group))
+
+    # -- parameter groups ------------------------------------------------------------------
+
+    def add_param_group(self, param_group):
+        """Add a param group (a dict with ``"params"`` and optional options) to ``param_groups``."""
+        name = type(self).__name__
+        if not isinstance(param_group, dict):
+            raise TypeError(f"{name}: param_group must be a dict, but got {type(param_group).__name__}")
+        params = param_group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, set):
+            raise TypeError(
+                f"{name}: optimizer parameters need to be organized in ordered collections, but the "
+                "ordering of tensors in sets will change between runs. Please use a list instead.")
+        else:
+            params = list(params)
+
+        names = [p[0] for p in params if isinstance(p, tuple)]
+        tensors = [p[1] if isinstance(p, tuple) else p for p in params]
+        if names and len(names) != len(tensors):
+            raise ValueError(
+                f"{name}: all optimizer params should be with/without names. Some param names are missing")
+        param_group["params"] = tensors
+        if names:
+            param_group["param_names"] = names
+
+        for p in tensors:
+            if not isinstance(p, Tensor):
+                raise TypeError(
+                    f"{name}: optimizer can only optimize Tensors, but one of the params is "
+                    f"{type(p).__module__}.{type(p).__name__}")
+            if p.grad_fn is not None and not p.retains_grad:
+                raise ValueError(
+                    f"{name}: can't optimize a non-leaf Tensor ({_describe(p)}, made by "
+                    f"{type(p.grad_fn).__name__}); optimize the leaf it was computed from, or make a "
+                    "leaf with t.detach().requires_grad_() / ndgrad.nn.Parameter(t)")
+
+        for key, default in self.defaults.items():
+            if default is required and key not in param_group:
+                raise ValueError(
+                    f"{name}: parameter group didn't specify a value of required optimization "
+                    f"parameter {key}")
+            param_group.setdefault(key, default)
+
+        ids = [id(p) for p in tensors]
+        if len(ids) != len(set(ids)):
+            # torch warns (and steps such a tensor twice); it plans to make this an error
+            warnings.warn(
+                f"{name}: optimizer contains a parameter group with duplicate parameters; "
+                "each will be updated once per occurrence. List each parameter once.",
+                stacklevel=3)
+        seen = set()
+        for group in self.param_groups:
+            seen.update(id(p) for p in group["params"])
+            if ("param_names" in param_group) != ("param_names" in group):
+                which = "with names" if "param_names" in param_group else "without names"
+                raise ValueError(
+                    f"{name}: all optimizer param groups should be with/without names. "
+                    f"cannot add param group {which} to the optimizer")
+        shared = [i for i, p in enumerate(tensors) if id(p) in seen]
+        if shared:
+            raise ValueError(
+                f"{name}: some parameters appear in more than one parameter group "
+                f"(params at positions {shared} of the new group, e.g. {_describe(tensors[shared[0]])}); "
+                "put each parameter in exactly one group")
+        self.param_groups.append(param_group)
+
+    # -- gradients ---------------------------------------------------------------------------
+
+    def zero_grad(self, set_to_none=True):
+        """Reset the gradients of all optimized tensors (to None by default).
+
+        With ``set_to_none=False`` each grad is replaced by a fresh zero tensor
+        rather than zeroed in place: several leaves may share one grad tensor.
+        """
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    g = p.grad._data
+                    p.grad = Tensor._wrap(p.xp.zeros_like(g))
+
+    def step(self, closure=None):
+        """Perform a single optimization step; ``closure`` re-evaluates the model and returns the loss."""
+        raise NotImplementedError
+
+    def _evaluate_closure(self, closure):
+        if closure is None:
+            return None
+        from ndgrad.autograd.grad_mode import enable_grad
+        with enable_grad():
+            return closure()
+
+    # -- workspace for in-place updates ------------------------------------------------------
+
+    def _scratch(self, p, slot):
+        """A reusable raw array with ``p``'s shape and dtype, named ``slot``.
+
+        One flat buffer per (slot, dtype, device) sized to the largest
+        parameter seen; each call returns a reshaped view of its prefix.
+        """
+        data = p._data
+        key = (slot, data.dtype.str, str(getattr(data, "device", "cpu")))
+        buf = self._workspace.get(key)
+        if buf is None or buf.size < data.size:
+            buf = p.xp.empty(data.size, dtype=data.dtype)
+            self._workspace[key] = buf
+        return buf[: data.size].reshape(data.shape)
+
+    def _grad_for_update(self, p, maximize, weight_decay):
+        """The raw gradient the update uses: grad, -grad, plus ``weight_decay * p``.
+
+        p.grad is never modified; when a new value is needed it goes into the
+        "grad" workspace slot (``grad.add(param, alpha=weight_decay)`` in torch).
+        """
+        xp = p.xp
+        grad = p.grad._data
+        if not maximize and weight_decay == 0:
+            return grad
+        out = self._scratch(p, "grad")
+        if weight_decay != 0:
+            xp.multiply(p._data, weight_decay, out=out)
+            if maximize:
+                xp.subtract(out, grad, out=out)  # -grad + wd * p
+            else:
+                xp.add(grad, out, out=out)
+        else:
+            xp.negative(grad, out=out)
+        return out
+
+    def _add_scaled_(self, p, update, alpha):
+        """``p += alpha * update`` in place (``param.add_(update, alpha=alpha)``)."""
+        xp = p.xp
+        scaled = self._scratch(p, "update")
+        xp.multiply(update, alpha, out=scaled)
+        xp.add(p._data, scaled, out=p._data)
+
+    @staticmethod
+    def _lerp_(xp, start, end, weight, tmp):
+        """``start.lerp_(end, weight)`` with torch's formula (which side it is computed from depends on weight)."""
+        xp.subtract(end, start, out=tmp)
+        if weight < 0.5:
+            xp.multiply(tmp, weight, out=tmp)
+            xp.add(start, tmp, out=start)
+        else:
+            xp.multiply(tmp, 1 - weight, out=tmp)
+            xp.subtract(end, tmp, out=start)
+
+    @staticmethod
+    def _step_counter():
+        """A fresh 0-d ``step`` tensor (torch keeps it as a CPU float tensor in the state)."""
+        import ndgrad
+        dtype = ndgrad.float64 if ndgrad.get_default_dtype() == ndgrad.float64 else ndgrad.float32
+        return ndgrad.zeros((), dtype=dtype)
+
+    @staticmethod
+    def _increment(step_t):
+        """``step_t += 1`` in place; returns the new count as a python float."""
+        data = step_t._data
+        data += 1
+        step_t._bump_version()
+        return float(data)
+
+    # -- state_dict ------------------------------------------------------------------------
+
+    def state_dict(self):
+        """The optimizer state in PyTorch's layout.
+
+        ``{'state': {index: {...}}, 'param_groups': [{options..., 'params': [indices]}]}``;
+        parameters are numbered in group order, the state holds tensors and numbers.
+        """
+        index_of = {}
+        start = 0
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            for i, p in enumerate(group["params"], start):
+                index_of.setdefault(id(p), i)
+            packed["params"] = [index_of[id(p)] for p in group["params"]]
+            start += len(packed["params"])
+            groups.append(packed)
+        state = {}
+        for owner, value in self.state.items():
+            key = index_of[id(owner)] if isinstance(owner, Tensor) else owner
+            state[key] = value
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Load a state from :meth:`state_dict` (ours, or one with PyTorch's layout).
+
+        Tensors are copied onto each parameter's device (and dtype, except
+        ``step``), so later steps never write into the loaded dict.
+        """
+        name = type(self).__name__
+        if not isinstance(state_dict, dict) or "state" not in state_dict or "param_groups" not in state_dict:
+            raise ValueError(
+                f"{name}.load_state_dict: expected a dict with 'state' and 'param_groups' "
+                "(as returned by optimizer.state_dict())")
+        groups = self.param_groups
+        saved_groups = state_dict["param_groups"]
+        if len(groups) != len(saved_groups):
+            raise ValueError(
+                f"{name}.load_state_dict: loaded state dict has a different number of parameter groups "
+                f"({len(saved_groups)}) than the optimizer ({len(groups)})")
+        for i, (g, s) in enumerate(zip(groups, saved_groups)):
+            if len(g["params"]) != len(s["params"]):
+                raise ValueError(
+                    f"{name}.load_state_dict: loaded state dict contains a parameter group that doesn't "
+                    f"match the size of optimizer's group (group {i}: {len(s['params'])} saved params, "
+                    f"{len(g['params'])} in the optimizer)")
+        id_map = {}
+        for g, s in zip(groups, saved_groups):
+            for saved_index, p in zip(s["params"], g["params"]):
+                id_map[saved_index] = p
+
+        state = _ParamState()
+        for key, value in state_dict["state"].items():
+            param = id_map.get(key)
+            if param is None and isinstance(key, str) and key.isdigit():
+                param = id_map.get(int(key))  # indices that went through a string-keyed format
+            if param is None:
+                state[key] = value
+            else:
+                state[param] = {k: _copy_state_value(param, k, v) for k, v in value.items()}
+
+        new_groups = []
+        for g, s in zip(groups, saved_groups):
+            new_group = {k: _copy_option(v) for k, v in s.items() if k != "params"}
+            new_group["params"] = g["params"]
+            if "param_names" in g and "param_names" not in new_group:
+                new_group["param_names"] = g["param_names"]
+            new_groups.append(new_group)
+        self.state = state
+        self.param_groups = new_groups
+
+    def __repr__(self):
+        text = type(self).__name__ + " ("
+        for i, group in enumerate(self.param_groups):
+            text += f"\nParameter Group {i}\n"
+            for key in sorted(group.keys()):
+                if key != "params":
+                    text += f"    {key}: {group[key]}\n"
+        return text + ")"
+
+
+def _copy_option(value):
+    if isinstance(value, list):
+        return [_copy_option(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_copy_option(v) for v in value)
+    if isinstance(value, Tensor):
+        return Tensor._wrap(value._data.copy())
+    return value
+
+
+def _copy_state_value(param, key, value):
+    """A copy of one state entry placed like ``param`` (torch casts all but ``step`` to the param dtype)."""
+    if isinstance(value, Tensor):
+        if key == "step":
+            return Tensor._wrap(value._data.copy())
+        moved = value.to(param.device) if value.device != param.device else value
+        data = moved._data
+        if param.dtype.is_floating_point and data.dtype != param._data.dtype:
+            return Tensor._wrap(data.astype(param._data.dtype))
+        return Tensor._wrap(data.copy())
+    if isinstance(value, dict):
+        return {k: _copy_state_value(param, k, v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_copy_state_value(param, None, v) for v in value)
+    return value

@@ -1,0 +1,75 @@
+"""Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (``torch.optim.SGD``)."""
+from ndgrad.tensor import Tensor
+
+from .optimizer import Optimizer, _check_non_negative, _check_unsupported
+
+__all__ = ["SGD"]
+
+
+class SGD(Optimizer):
+    """Implements stochastic gradient descent (optionally with momentum), like ``torch.optim.SGD``.
+
+    Args:
+        params: iterable of parameters or dicts defining parameter groups.
+        lr (float): learning rate. Default: 1e-3.
+        momentum (float): momentum factor. Default: 0.
+        dampening (float): dampening for momentum. Default: 0.
+        weight_decay (float): L2 penalty. Default: 0.
+        nesterov (bool): enables Nesterov momentum. Default: False.
+        maximize (bool): maximize the objective instead of minimizing. Default: False.
+    """
+
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
+                 maximize=False, foreach=None, differentiable=False, fused=None):
+        _check_non_negative("SGD", "learning rate", lr, "lr")
+        _check_non_negative("SGD", "momentum value", momentum, "momentum")
+        _check_non_negative("SGD", "weight_decay value", weight_decay, "weight_decay")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError(
+                f"SGD: Nesterov momentum requires a momentum and zero dampening (got momentum={momentum}, "
+                f"dampening={dampening}); set momentum > 0 and dampening=0, or nesterov=False")
+        _check_unsupported("SGD", differentiable=differentiable, fused=fused)
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                        nesterov=nesterov, maximize=maximize, foreach=foreach,
+                        differentiable=differentiable, fused=fused)
+        super().__init__(params, defaults)
+
+    def step(self, closure=None):
+        """Perform a single optimization step; returns the closure's loss if one is given."""
+        loss = self._evaluate_closure(closure)
+        for group in self.param_groups:
+            lr = group["lr"]
+            momentum = group["momentum"]
+            dampening = group["dampening"]
+            nesterov = group["nesterov"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                xp = p.xp
+                grad = self._grad_for_update(p, group["maximize"], group["weight_decay"])
+                update = grad
+                if momentum != 0:
+                    state = self.state[p]
+                    buf = state.get("momentum_buffer")
+                    if buf is None:
+                        buf = Tensor._wrap(grad.copy())
+                        state["momentum_buffer"] = buf
+                    else:
+                        b = buf._data
+                        xp.multiply(b, momentum, out=b)
+                        if dampening == 0:
+                            xp.add(b, grad, out=b)
+                        else:
+                            tmp = self._scratch(p, "tmp")
+                            xp.multiply(grad, 1 - dampening, out=tmp)
+                            xp.add(b, tmp, out=b)
+                        buf._bump_version()
+                    if nesterov:
+                        update = self._scratch(p, "tmp")
+                        xp.multiply(buf._data, momentum, out=update)
+                        xp.add(grad, update, out=update)
+                    else:
+                        update = buf._data
+                self._add_scaled_(p, update, -lr)
+                p._bump_version()
+        return loss

@@ -1,0 +1,28 @@
+"""A PyTorch-like repr: values, then dtype/device/grad information when it is not the default."""
+from . import dtypes
+from .backend import np
+
+_DEFAULT_SHOWN_FREE = ("int64", "bool")
+
+
+def tensor_repr(t):
+    arr = t._host()
+    if arr.dtype == getattr(dtypes.bfloat16, "np", None) or arr.dtype == np.float16:
+        arr = arr.astype(np.float32)
+    prefix = "tensor("
+    if arr.size == 0:
+        body = f"[], size={tuple(arr.shape)}" if arr.ndim > 1 else "[]"
+    else:
+        body = np.array2string(arr, separator=", ", prefix=prefix, threshold=1000, edgeitems=3,
+                               precision=4, suppress_small=False)
+    extras = []
+    if t._device.type != "cpu":
+        extras.append(f"device='{t._device}'")
+    dt = t.dtype
+    if dt is not dtypes.get_default_dtype() and dt.name not in _DEFAULT_SHOWN_FREE:
+        extras.append(f"dtype={dt!r}")
+    if t.grad_fn is not None:
+        extras.append(f"grad_fn=<{t.grad_fn.name()}Backward>")
+    elif t.requires_grad:
+        extras.append("requires_grad=True")
+    return prefix + body + "".join(", " + e for e in extras) + ")"

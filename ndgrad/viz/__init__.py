@@ -1,0 +1,13 @@
+"""Pictures for people learning how tensors and backpropagation work.
+
+- ``draw_graph(t)``: the computation graph behind a tensor (Graphviz DOT; SVG/PNG with ``dot``);
+- ``show_tensor(t, path)``: a 0-d to 5-d tensor as a picture;
+- ``plot_curve(history, path)``: training curves.
+
+matplotlib (for the last two) is imported only when a picture is drawn.
+"""
+from .curves import plot_curve
+from .graph import draw_graph
+from .tensor_image import show_tensor
+
+__all__ = ["draw_graph", "show_tensor", "plot_curve"]
