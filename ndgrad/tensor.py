@@ -396,4 +396,16 @@ def _check_dim(dim, ndim, op):
     return dim % n
 
 
+def _new_tensor(data, device, _new=object.__new__):
+    """The leanest constructor, for op outputs (data is already an ndarray on ``device``)."""
+    t = _new(Tensor)
+    t._data = data
+    t._device = device
+    t.requires_grad = False
+    t.grad_fn = t.grad = t._base = t._extra = None
+    t._ver = 0
+    return t
+
+
 _function.Tensor = Tensor
+_function._new_tensor = _new_tensor

@@ -34,7 +34,8 @@ def graph_picture(out_dir, digits):
 def digits_picture(out_dir, digits):
     images = ndgrad.tensor(digits.data[:32])  # (32, 1, 8, 8): a batch, drawn as a grid
     path = os.path.join(out_dir, "digits_grid.png")
-    show_tensor(images, path, title="the first 32 test digits (8x8, scikit-learn)")
+    show_tensor(images, path, title="the first 32 test digits (8x8, scikit-learn), with their labels",
+                labels=digits.targets[:32])
     return path
 
 

@@ -51,7 +51,7 @@ def test_dot_has_ops_shapes_leaves_and_edges(small_graph):
     assert text.startswith("digraph") and text.rstrip().endswith("}")
     labels, edges = parse_dot(text)
     matmul, add = by_title(labels, "MatMul"), by_title(labels, "Add")
-    relu, total = by_title(labels, "ReLU"), by_title(labels, "Sum")
+    relu, total = by_title(labels, "Relu"), by_title(labels, "Sum")
     x, w, b, out = by_title(labels, "x"), by_title(labels, "w"), by_title(labels, "b"), by_title(labels, "output")
     assert labels[matmul][1] == "(4, 2) float64"
     assert labels[add][1] == "(4, 2) float64"
@@ -99,7 +99,7 @@ def test_op_settings_and_quotes_are_in_labels():
     out = t.sum(dim=1, keepdim=True)
     labels, _ = parse_dot(draw_graph(out, params={'my "w"': t}))
     assert labels[by_title(labels, "Sum")][1] == "(2, 1) float64"
-    assert "dim=1" in labels[by_title(labels, "Sum")][0]
+    assert "keepdim=True" in labels[by_title(labels, "Sum")][0]
     assert by_title(labels, 'my "w"')
 
 
@@ -108,8 +108,11 @@ def test_deep_graph_needs_no_recursion():
     y = t
     for _ in range(3000):
         y = y * 1.0001
-    labels, edges = parse_dot(draw_graph(y))
+    labels, edges = parse_dot(draw_graph(y, show_constants=False))
     assert len(labels) == 3002 and len(edges) == 3001
+    labels, edges = parse_dot(draw_graph(y))  # each 1.0001 became a 0-d tensor: drawn as its value
+    assert len(labels) == 6002 and len(edges) == 6001
+    assert sum(lines == ["1.0001", "() float64"] for lines in labels.values()) == 3000
 
 
 def test_leaf_without_graph_and_bad_input():

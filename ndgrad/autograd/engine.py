@@ -114,16 +114,22 @@ def _call_backward(node, grad, create_graph, capture, assigned):
     for g, t in zip(grads, inputs):
         if g is not None:
             if g._data.shape != t._data.shape:
-                g = _sum_to(g, t._data.shape, node)
+                g = _sum_to(g, t._data.shape, node, create_graph)
             if g._data.dtype != t._data.dtype:
                 g = g.to(t.dtype)
         fixed.append(g)
     return fixed
 
 
-def _sum_to(g, shape, node):
-    from ..ops.reduce import sum_to_size
+def _sum_to(g, shape, node, create_graph):
+    from ..ops.reduce import sum_to_size, broadcast_dims
     try:
+        if not create_graph:  # no graph to record: reduce the raw array directly
+            data = g._data
+            dims = broadcast_dims(data.shape, shape)
+            if dims:
+                data = data.sum(axis=dims, keepdims=True)
+            return function._new_tensor(data.reshape(shape), g._device)
         return sum_to_size(g, shape)
     except ValueError:
         raise RuntimeError(f"{node.name()}: its backward produced a gradient of shape {tuple(g.shape)} that "

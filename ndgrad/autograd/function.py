@@ -13,6 +13,7 @@ from ..backend import CPU, np, namespace
 _ndarray = np.ndarray
 _state = grad_mode.state
 Tensor = None  # set by ndgrad.tensor to break the import cycle
+_new_tensor = None  # Tensor's fast constructor, set likewise
 
 
 class Function:
@@ -25,30 +26,35 @@ class Function:
     def apply(self, *inputs):
         first = inputs[0]
         device = first._device
-        if len(inputs) > 1:
+        if len(inputs) == 1:
+            arrays = (first._data,)
+        else:
             for t in inputs:
                 if t._device is not device and t._device != device:
                     raise _device_mismatch(self, inputs)
+            arrays = [t._data for t in inputs]
         self.device = device
         self.xp = np if device is CPU else namespace(device)
-        out = self.forward(*[t._data for t in inputs])
+        try:
+            out = self.forward(*arrays)
+        except ValueError as e:  # numpy's broadcast message names neither the op nor the fix
+            if len(inputs) > 1 and "broadcast" in str(e):
+                raise _broadcast_mismatch(self, inputs) from None
+            raise
         if type(out) is not _ndarray and device is CPU:
             out = np.asarray(out)  # numpy ufuncs on 0-d arrays return numpy scalars
 
-        result = Tensor._wrap(out, device)
+        result = _new_tensor(out, device)
         if self.is_view:
             result._base = first._base if first._base is not None else first
         if _state.enabled:
-            for t in inputs:
-                if t.requires_grad:
-                    break
-            else:
+            needs = tuple([t.requires_grad for t in inputs])
+            if True not in needs:
                 return result
             self.inputs = inputs
-            self.needs_input_grad = tuple([t.requires_grad for t in inputs])
-            self.next_functions = tuple([(t.grad_fn if t.grad_fn is not None else t) if t.requires_grad
-                                         else None for t in inputs])
-            self._versions = tuple([t._version for t in inputs])
+            self.needs_input_grad = needs
+            self.next_functions = tuple([(t.grad_fn or t) if t.requires_grad else None for t in inputs])
+            self._versions = tuple([t._ver if t._base is None else t._base._ver for t in inputs])
             self._pre_hooks = self._retained = None
             result.requires_grad = True
             result.grad_fn = self
@@ -111,3 +117,10 @@ def _device_mismatch(op, inputs):
     devices = ", ".join(f"{tuple(t.shape)} on {t._device}" for t in inputs)
     return RuntimeError(f"{op.name()}: expected all tensors on the same device, got {devices}. "
                         f"ndgrad never copies silently: move them with .to(device) first.")
+
+
+def _broadcast_mismatch(op, inputs):
+    shapes = " and ".join(str(tuple(t.shape)) for t in inputs)
+    return ValueError(f"{op.name()}: shapes {shapes} cannot be broadcast together: in each dimension "
+                      f"(aligned from the right) the sizes must be equal or 1. Fix: reshape or unsqueeze "
+                      f"an operand so its dimensions line up.")

@@ -112,3 +112,17 @@ def _find_erf(xp):
     except ImportError:   # SciPy is optional: fall back to math.erf, exact but elementwise in Python
         scalar = np.vectorize(math.erf, otypes=[np.float64])
         return lambda a: scalar(a).astype(a.dtype, copy=False)
+
+
+def scatter_add(xp, target, index, values):
+    """``target[index] += values`` in place, where repeated indices accumulate (unlike ``+=``).
+
+    ``index`` is anything that indexes ``target`` (ints, slices, integer arrays);
+    numpy uses ``np.add.at``, cupy its atomic ``cupyx.scatter_add``.
+    """
+    if xp is np:
+        np.add.at(target, index, values)
+    else:
+        import cupyx
+        cupyx.scatter_add(target, index, values)
+    return target

@@ -120,7 +120,11 @@ class KLDivLoss(_Loss):
     """KL divergence; ``input`` is log-probabilities, ``target`` probabilities (or log with log_target)."""
 
     def __init__(self, size_average=None, reduce=None, reduction="mean", log_target=False):
-        super().__init__(size_average, reduce, reduction)
+        if reduction == "batchmean":  # KL divergence's own reduction: sum / batch size
+            super().__init__(size_average, reduce, "mean")
+            self.reduction = "batchmean"
+        else:
+            super().__init__(size_average, reduce, reduction)
         self.log_target = log_target
 
     def forward(self, input, target):

@@ -3,10 +3,16 @@ import builtins
 
 from .. import dtypes
 from ..autograd.function import Function
-from ..backend import CPU, np, to_device
-from ..tensor import Tensor
+from ..autograd.grad_mode import state as _grad_state
+from ..backend import CPU, fused, np, to_device
+from ..tensor import Tensor, _new_tensor
 
 _int = builtins.int
+
+
+def _raw(array, like):
+    """A gradient computed on raw arrays, as a tensor on ``like``'s device."""
+    return _new_tensor(array, like._device)
 
 
 # -- turning operands into tensors of one dtype -------------------------------------------------
@@ -497,6 +503,8 @@ class Tanh(_Unary):
         return xp.tanh(x)
 
     def backward(self, grad):
+        if not _grad_state.enabled:  # first-order backward: one fused pass
+            return _raw(fused.tanh_backward(grad._data, self._out), grad)
         out = self.output()
         return grad * (1.0 - out * out)
 
@@ -510,6 +518,8 @@ class Sigmoid(_Unary):
         return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
 
     def backward(self, grad):
+        if not _grad_state.enabled:
+            return _raw(fused.sigmoid_backward(grad._data, self._out), grad)
         out = self.output()
         return grad * (out * (1.0 - out))
 
@@ -522,6 +532,8 @@ class Relu(_Unary):
         return xp.maximum(x, 0) if x.dtype.kind != "b" else x
 
     def backward(self, grad):
+        if not _grad_state.enabled and grad._data.dtype == self._out.dtype:
+            return _raw(fused.relu_backward(grad._data, self._out), grad)
         return grad * (self.output() > 0)
 
 

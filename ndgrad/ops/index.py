@@ -615,9 +615,8 @@ def index_select(input, dim, index):
                          f"{tuple(idx.shape)} of dtype {idx.dtype}")
     idx = _check_bounds(idx.reshape(-1), input.shape[d] if input.ndim else 1, d, "index_select",
                         allow_negative=False)
-    if input.ndim == 0:
-        return IndexSelect(0, idx).apply(reshape(input, (1,))).reshape(()) if idx.size == 1 else \
-            IndexSelect(0, idx).apply(reshape(input, (1,)))
+    if input.ndim == 0:   # PyTorch treats a 0-d input as one element and returns a 0-d result
+        return reshape(IndexSelect(0, idx).apply(reshape(input, (1,))), ())
     return IndexSelect(d, idx).apply(input)
 
 

@@ -96,16 +96,21 @@ class _Reshape(Function):
         return _Reshape(self.inputs[0]._data.shape).apply(grad)
 
 
+def broadcast_dims(src, shape):
+    """The axes of ``src`` to sum (keeping dims) so that it reshapes to ``shape``."""
+    lead = len(src) - len(shape)
+    if lead < 0 or builtins.any(s != 1 and s != src[lead + i] for i, s in enumerate(shape)):
+        raise ValueError(f"sum_to_size: shape {tuple(src)} cannot be summed to {tuple(shape)}")
+    return tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and src[lead + i] != 1)
+
+
 def sum_to_size(x, *size):
     """Sum broadcast dimensions away so that ``x`` gets ``size`` (the inverse of broadcasting)."""
     shape = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else tuple(size)
     src = x._data.shape
     if src == shape:
         return x
-    lead = len(src) - len(shape)
-    if lead < 0 or builtins.any(s != 1 and s != src[lead + i] for i, s in enumerate(shape)):
-        raise ValueError(f"sum_to_size: shape {tuple(src)} cannot be summed to {shape}")
-    dims = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and src[lead + i] != 1)
+    dims = broadcast_dims(src, shape)
     out = Sum(dims, True).apply(x) if dims else x
     return _Reshape(shape).apply(out) if out._data.shape != shape else out
 

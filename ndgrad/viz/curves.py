@@ -13,16 +13,19 @@ def plot_curve(history, path, title=None, xlabel="epoch"):
     may be None; values may be numbers or 0-d tensors.
     """
     series = _check_history(history)
+    fig = new_figure((5.0, 3.6))  # checks that matplotlib is there before importing its parts
+    from matplotlib.ticker import MaxNLocator
     losses = {k: v for k, v in series.items() if "loss" in k.lower()}
     others = {k: v for k, v in series.items() if k not in losses}
     panels = [(p, name) for p, name in ((losses, "loss"), (others, _others_label(others))) if p]
-    fig = new_figure((5.0 * len(panels), 3.6))
+    fig.set_size_inches(5.0 * len(panels), 3.6)
     for i, (panel, ylabel) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), i + 1)
         for name, values in panel.items():
             xs = [j + 1 for j, v in enumerate(values) if v is not None]
             ys = [v for v in values if v is not None]
             ax.plot(xs, ys, marker="o" if len(ys) <= 30 else None, markersize=3, label=name)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         if ylabel == "loss" and _all_positive(panel) and _spread(panel) > 100:

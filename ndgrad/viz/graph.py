@@ -188,7 +188,7 @@ def _is_simple(value):
 
 
 def _number(value):
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
 def _shape(t):

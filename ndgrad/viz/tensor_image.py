@@ -7,7 +7,7 @@ from ._mpl import dtype_name, host_array, new_figure, save_figure
 _ANNOTATE_MAX = 10  # write the numbers into matrix cells up to this many rows and columns
 
 
-def show_tensor(t, path, title=None, video=False, max_images=64):
+def show_tensor(t, path, title=None, video=False, max_images=64, labels=None):
     """Draw ``t`` to an image file (PNG, SVG, PDF by the extension of ``path``) and return ``path``.
 
     How each rank is drawn:
@@ -19,9 +19,12 @@ def show_tensor(t, path, title=None, video=False, max_images=64):
     - 5-d ``(N, T, C, H, W)``: one strip of T frames per clip.
 
     With ``video=True``, a 4-d tensor is one clip ``(T, C, H, W)`` and a 3-d tensor is
-    ``(T, H, W)``, drawn as a strip of frames. (A Conv3d batch ``(N, C, T, H, W)``
-    becomes ``(N, T, C, H, W)`` with ``t.permute(0, 2, 1, 3, 4)``.) At most
-    ``max_images`` images are drawn; the title says when some were left out.
+    ``(T, H, W)``, drawn as a strip of frames. A Conv3d layout ``(N, C, T, H, W)``
+    (or ``(C, T, H, W)``) is recognised when only the channel dimension has 1, 3 or 4
+    entries (the title then says how it was read); otherwise pass
+    ``t.permute(0, 2, 1, 3, 4)``. At most ``max_images`` images are drawn; the title
+    says when some were left out. ``labels`` (one per image of a 4-d batch, e.g. the
+    targets) are written in the corner of each image.
     """
     a = host_array(t, "show_tensor")
     shape = tuple(a.shape)
@@ -33,6 +36,8 @@ def show_tensor(t, path, title=None, video=False, max_images=64):
                          "select or reshape first")
     if a.ndim >= 3 and a.size == 0:
         raise ValueError(f"show_tensor: the tensor of shape {shape} is empty; nothing to draw")
+    if labels is not None and (a.ndim != 4 or video):
+        raise ValueError(f"show_tensor: labels= is for a 4-d batch (N, C, H, W), not shape {shape}")
     if a.ndim == 0:
         fig = _scalar(a, heading)
     elif a.ndim == 1:
@@ -40,19 +45,23 @@ def show_tensor(t, path, title=None, video=False, max_images=64):
     elif a.ndim == 2:
         fig = _matrix(a, heading)
     elif video:
-        if a.ndim == 3:    # (T, H, W): one grayscale clip
+        if a.ndim == 3:  # (T, H, W): one grayscale clip
             clips = a[None, :, None]
-        elif a.ndim == 4:  # (T, C, H, W): one clip
-            clips = a[None]
-        else:
-            clips = a
+        else:            # (T, C, H, W): one clip, or (N, T, C, H, W)
+            batch = a[None] if a.ndim == 4 else a
+            clips = _time_first(batch)
+            if clips is not batch:
+                heading += "\nread as (C, T, H, W)" if a.ndim == 4 else "\nread as (N, C, T, H, W)"
         fig = _clips(clips, heading, max_images)
     elif a.ndim == 3:
         fig = _image(a, heading)
     elif a.ndim == 4:
-        fig = _batch(a, heading, max_images)
+        fig = _batch(a, heading, max_images, _check_labels(labels, a.shape[0]))
     else:
-        fig = _clips(a, heading, max_images)
+        clips = _time_first(a)
+        if clips is not a:
+            heading += "\nread as (N, C, T, H, W)"
+        fig = _clips(clips, heading, max_images)
     return save_figure(fig, path)
 
 
@@ -122,7 +131,17 @@ def _image(a, heading):
     return _batch(a[:, None], heading + "\none panel per channel", max_images=64)
 
 
-def _batch(a, heading, max_images):
+def _check_labels(labels, n):
+    if labels is None:
+        return None
+    labels = [x.item() if hasattr(x, "item") else x for x in host_array(labels, "show_tensor").ravel()] \
+        if hasattr(labels, "shape") else list(labels)
+    if len(labels) != n:
+        raise ValueError(f"show_tensor: got {len(labels)} labels for a batch of {n} images; give one per image")
+    return labels
+
+
+def _batch(a, heading, max_images, labels=None):
     n, c = a.shape[:2]
     if c not in (1, 3, 4):
         # Feature maps: a row per sample, a column per channel (one sample: a square grid of channels).
@@ -136,11 +155,22 @@ def _batch(a, heading, max_images):
     tiles = [a[i] for i in range(shown)] + [None] * (rows * cols - shown)
     grid = [tiles[r * cols:(r + 1) * cols] for r in range(rows)]
     note = f" (first {shown} of {n})" if shown < n else ""
-    return _mosaic(grid, heading + note, a[:shown])
+    return _mosaic(grid, heading + note, a[:shown], labels=labels)
+
+
+def _time_first(a):
+    """(N, T, C, H, W) as is; a Conv3d layout (N, C, T, H, W) is recognised when only dim 1 looks like
+    channels (1, 3 or 4 of them), and moved to (N, T, C, H, W)."""
+    if a.shape[2] not in (1, 3, 4) and a.shape[1] in (1, 3, 4):
+        return np.swapaxes(a, 1, 2)
+    return a
 
 
 def _clips(a, heading, max_images, column_word="frame"):
-    n, t = a.shape[:2]
+    n, t, c = a.shape[:3]
+    if c not in (1, 3, 4):
+        a = a[:, :, :1]
+        heading += f"\nchannel 0 of {c}"
     rows = max(1, min(n, max_images // max(t, 1)))
     cols = min(t, max_images)
     grid = [[a[i, j] for j in range(cols)] for i in range(rows)]
@@ -152,7 +182,7 @@ def _clips(a, heading, max_images, column_word="frame"):
 
 # ----------------------------------------------------------------------------- helpers
 
-def _mosaic(grid, heading, shown, column_word="frame", label_axes=False):
+def _mosaic(grid, heading, shown, column_word="frame", label_axes=False, labels=None):
     """Tiles (C,H,W) images (None = blank) into one array, so even 64 images are one fast imshow."""
     sample = next(x for row in grid for x in row if x is not None)
     c, h, w = sample.shape
@@ -192,6 +222,12 @@ def _mosaic(grid, heading, shown, column_word="frame", label_axes=False):
             side.set_visible(False)
     else:
         ax.axis("off")
+    if labels is not None:
+        for i in range(len(shown)):
+            r, k = divmod(i, cols)
+            ax.text(pad + k * (w + pad) - 0.3, pad + r * (h + pad) - 0.3, str(labels[i]), ha="left",
+                    va="top", fontsize=8, color="white",
+                    bbox=dict(boxstyle="square,pad=0.1", facecolor="black", alpha=0.6, linewidth=0))
     ax.set_title(heading + note, fontsize=9)
     return fig
 

@@ -1,0 +1,98 @@
+"""Fused elementwise kernels: one pass over memory instead of one per NumPy-style call.
+
+On a GPU each kernel is a CuPy ElementwiseKernel (compiled once, launched once).
+On the CPU the same function is a short NumPy expression, with ``out=`` where it
+saves a temporary. Callers pass raw arrays and get raw arrays back.
+"""
+import numpy as np
+
+_gpu_kernels = {}
+
+
+def _cupy_kernel(name, params, result, body):
+    kernel = _gpu_kernels.get(name)
+    if kernel is None:
+        import cupy
+        kernel = cupy.ElementwiseKernel(params, result, body, f"ndgrad_{name}")
+        _gpu_kernels[name] = kernel
+    return kernel
+
+
+def relu_backward(grad, out):
+    if type(grad) is np.ndarray:
+        return np.where(out > 0, grad, grad.dtype.type(0))
+    return _cupy_kernel("relu_bw", "T g, T y", "T dx", "dx = y > 0 ? g : (T)0")(grad, out)
+
+
+def sigmoid_backward(grad, out):
+    if type(grad) is np.ndarray:
+        return grad * out * (1 - out)
+    return _cupy_kernel("sigmoid_bw", "T g, T y", "T dx", "dx = g * y * ((T)1 - y)")(grad, out)
+
+
+def tanh_backward(grad, out):
+    if type(grad) is np.ndarray:
+        return grad * (1 - out * out)
+    return _cupy_kernel("tanh_bw", "T g, T y", "T dx", "dx = g * ((T)1 - y * y)")(grad, out)
+
+
+def sgd_momentum_(param, grad, buf, lr, momentum, dampening, weight_decay, nesterov, maximize, first):
+    """One in-place SGD step with momentum (PyTorch's formula and order of operations)."""
+    if type(param) is np.ndarray:
+        d_p = -grad if maximize else grad
+        if weight_decay:
+            d_p = d_p + weight_decay * param
+        if first:
+            buf[...] = d_p
+        else:
+            buf *= momentum
+            buf += (1 - dampening) * d_p
+        step = d_p + momentum * buf if nesterov else buf
+        param -= lr * step
+        return
+    body = """
+        T d = maximize ? -g : g;
+        if (wd != (T)0) d = d + wd * p;
+        T b = first ? d : momentum * buf + ((T)1 - dampening) * d;
+        buf = b;
+        T s = nesterov ? d + momentum * b : b;
+        p = p - lr * s;
+    """
+    kernel = _cupy_kernel("sgd_momentum", "T g, T lr, T momentum, T dampening, T wd, bool nesterov, "
+                          "bool maximize, bool first", "T p, T buf", body)
+    t = param.dtype.type
+    kernel(grad, t(lr), t(momentum), t(dampening), t(weight_decay), bool(nesterov), bool(maximize), bool(first),
+           param, buf)
+
+
+def adam_(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_decay, decoupled, step,
+          maximize=False):
+    """One in-place Adam/AdamW step (no amsgrad), PyTorch's formula."""
+    bias1 = 1 - beta1 ** step
+    bias2 = 1 - beta2 ** step
+    if type(param) is np.ndarray:
+        g = -grad if maximize else grad
+        if weight_decay and decoupled:
+            param *= 1 - lr * weight_decay
+        elif weight_decay:
+            g = g + weight_decay * param
+        exp_avg *= beta1
+        exp_avg += (1 - beta1) * g
+        exp_avg_sq *= beta2
+        exp_avg_sq += (1 - beta2) * g * g
+        denom = np.sqrt(exp_avg_sq) / np.sqrt(bias2) + eps
+        param -= (lr / bias1) * exp_avg / denom
+        return
+    body = """
+        T gg = maximize ? -g : g;
+        if (wd != (T)0) { if (decoupled) p = p * ((T)1 - lr * wd); else gg = gg + wd * p; }
+        m = beta1 * m + ((T)1 - beta1) * gg;
+        v = beta2 * v + ((T)1 - beta2) * gg * gg;
+        T denom = sqrt(v) / sqrt_bias2 + eps;
+        p = p - step_size * m / denom;
+    """
+    kernel = _cupy_kernel("adam", "T g, T lr, T beta1, T beta2, T eps, T wd, bool decoupled, bool maximize, "
+                          "T sqrt_bias2, T step_size", "T p, T m, T v", body)
+    t = param.dtype.type
+    kernel(grad, t(lr), t(beta1), t(beta2), t(eps), t(weight_decay), bool(decoupled), bool(maximize),
+           t(bias2 ** 0.5), t(lr / bias1), param, exp_avg, exp_avg_sq)
