@@ -14,7 +14,8 @@ from . import ops as _ops
 from .creation import *  # noqa: F401,F403  tensor, zeros, ones, arange, rand, ...
 from .random import manual_seed, seed, initial_seed, Generator
 from .autograd.grad_mode import no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode
-from . import autograd, func, cuda, random
+from . import autograd, func, cuda, random, amp
+from .amp import autocast
 
 half, float, double, long, int, short = float16, float32, float64, int64, int32, int16
 uint8 = uint8

@@ -8,12 +8,15 @@ written as docs/img/graph.dot).
 """
 import argparse
 import os
+import sys
 
-import ndgrad
-import ndgrad.nn as nn
-import ndgrad.nn.functional as F
-from ndgrad.data.datasets import Digits
-from ndgrad.viz import draw_graph, show_tensor
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # run from a checkout
+
+import ndgrad  # noqa: E402
+import ndgrad.nn as nn  # noqa: E402
+import ndgrad.nn.functional as F  # noqa: E402
+from ndgrad.data.datasets import Digits  # noqa: E402
+from ndgrad.viz import draw_graph, show_tensor  # noqa: E402
 
 
 def graph_picture(out_dir, digits):

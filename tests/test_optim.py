@@ -71,11 +71,13 @@ def run_training(lib, make_optimizer, make_scheduler=None, steps=STEPS, weights=
     if scheduler_state is not None:
         scheduler.load_state_dict(scheduler_state)
     plateau = isinstance(scheduler, lib.optim.lr_scheduler.ReduceLROnPlateau)
+    # maximize=True runs climb -loss, so that they stay as well-conditioned as the minimizing runs
+    sign = -1.0 if optimizer.param_groups[0].get("maximize") else 1.0
     losses, lrs, momenta = [], [], []
     for _ in range(steps):
         optimizer.zero_grad()
         loss = mlp_loss(lib, params, x, y)
-        loss.backward()
+        (loss * sign).backward()
         optimizer.step()
         losses.append(loss.item())
         if scheduler is not None:
@@ -194,7 +196,7 @@ SCHEDULERS = {
         [s.ExponentialLR(o, gamma=0.95), s.StepLR(o, step_size=4, gamma=0.5)])),
     "plateau_max": (SGD_MOMENTUM, lambda s, o: s.ReduceLROnPlateau(o, mode="max", factor=0.5, patience=2,
                                                                   cooldown=1)),
-    "plateau_min_abs": (ADAM, lambda s, o: s.ReduceLROnPlateau(o, factor=0.3, patience=1, threshold=0.05,
+    "plateau_min_abs": (ADAM, lambda s, o: s.ReduceLROnPlateau(o, factor=0.3, patience=0, threshold=0.15,
                                                               threshold_mode="abs", min_lr=0.002)),
     "plateau_min_rel_groups": (OPTIMIZERS["groups_sgd"], lambda s, o: s.ReduceLROnPlateau(
         o, factor=0.5, patience=0, threshold=0.3, min_lr=[0.01, 0.1])),

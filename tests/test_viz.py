@@ -1,7 +1,9 @@
 """Pictures: draw_graph's DOT text (and rendering), show_tensor for every rank, plot_curve."""
 import re
 import shutil
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -108,11 +110,19 @@ def test_deep_graph_needs_no_recursion():
     y = t
     for _ in range(3000):
         y = y * 1.0001
-    labels, edges = parse_dot(draw_graph(y, show_constants=False))
+    labels, edges = parse_dot(draw_graph(y))
     assert len(labels) == 3002 and len(edges) == 3001
-    labels, edges = parse_dot(draw_graph(y))  # each 1.0001 became a 0-d tensor: drawn as its value
-    assert len(labels) == 6002 and len(edges) == 6001
-    assert sum(lines == ["1.0001", "() float64"] for lines in labels.values()) == 3000
+
+
+def test_scalar_constants_are_drawn_as_their_value():
+    t = leaf(np.ones(3), True)
+    y = t * leaf(np.array(2.5), False) + leaf(np.array(3), False)
+    labels, edges = parse_dot(draw_graph(y))
+    assert labels[by_title(labels, "2.5")][1] == "() float64"
+    assert labels[by_title(labels, "3")][1] == "() int64"
+    assert len(labels) == 6 and len(edges) == 5
+    labels, edges = parse_dot(draw_graph(y, show_constants=False))
+    assert len(labels) == 4 and len(edges) == 3
 
 
 def test_leaf_without_graph_and_bad_input():
@@ -175,6 +185,34 @@ def test_show_tensor_rgb_colors_and_dtypes(tmp_path):
     for array in [np.arange(12).reshape(3, 4) % 2 == 0, np.arange(6, dtype=np.int64),
                   np.ones((2, 3), ndgrad.bfloat16.np)]:
         read_png(show_tensor(leaf(array, False), tmp_path / "d.png"))
+
+
+def test_show_tensor_conv3d_layout_and_labels(tmp_path):
+    clip = np.zeros((2, 1, 4, 8, 8), np.float32)  # (N, C, T, H, W), as Conv3d takes it
+    for t in range(4):
+        clip[:, 0, t, 2, t] = 1.0  # a dot moving right
+    image = read_png(show_tensor(leaf(clip, False), tmp_path / "clip.png"))
+    swapped = read_png(show_tensor(leaf(clip.transpose(0, 2, 1, 3, 4), False), tmp_path / "same.png"))
+    assert image.shape[0] > swapped.shape[0]  # same frames, plus one title line saying how it was read
+    wide = read_png(show_tensor(leaf(clip[0], False), tmp_path / "one.png", video=True))
+    assert wide.shape[1] > 2 * wide.shape[0]  # one clip: a strip of 4 frames
+    digits = leaf(np.random.default_rng(0).random((32, 1, 8, 8)), False)
+    grid = read_png(show_tensor(digits, tmp_path / "grid.png", labels=list(range(32))))
+    assert grid.shape[1] > grid.shape[0]  # 32 images: 8 columns x 4 rows
+    with pytest.raises(ValueError, match="got 3 labels for a batch of 32 images"):
+        show_tensor(digits, tmp_path / "grid.png", labels=[1, 2, 3])
+
+
+def test_readme_pictures_script(tmp_path):
+    script = Path(__file__).resolve().parents[1] / "scripts" / "make_readme_pictures.py"
+    done = subprocess.run([sys.executable, str(script), "--out", str(tmp_path)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    read_png(tmp_path / "digits_grid.png")
+    graph = tmp_path / ("graph.svg" if shutil.which("dot") else "graph.dot")
+    text = graph.read_text()
+    for expected in ("Linear", "Relu", "CrossEntropy", "0.weight", "(16, 64) float32", "|grad| ="):
+        assert expected in text
 
 
 def test_show_tensor_bad_input(tmp_path):

@@ -207,7 +207,71 @@ class Minimum(_Binary):
         return ga, gb
 
 
+# -- a tensor and a Python number: one-input nodes, no tensor made for the number -----------------
+class _ScalarOp(Function):
+    __slots__ = ("c",)
+
+    def __init__(self, c):
+        self.c = c
+
+
+class AddScalar(_ScalarOp):
+    def forward(self, x):
+        return x + self.c
+
+    def backward(self, grad):
+        return grad
+
+
+class RSubScalar(_ScalarOp):
+    def forward(self, x):
+        return self.c - x
+
+    def backward(self, grad):
+        return -grad
+
+
+class MulScalar(_ScalarOp):
+    def forward(self, x):
+        return x * self.c
+
+    def backward(self, grad):
+        return grad * self.c
+
+
+class DivScalar(_ScalarOp):
+    def forward(self, x):
+        return x / self.c
+
+    def backward(self, grad):
+        return grad / self.c
+
+
+class RDivScalar(_ScalarOp):
+    needs_output = True
+
+    def forward(self, x):
+        return self.c / x
+
+    def backward(self, grad):
+        return -grad * self.output() / self.input(0)
+
+
+_SCALAR_OPS = {  # op -> (tensor op number, number op tensor); float tensors only, where NumPy's
+    # weak-scalar rule gives PyTorch's result dtype
+    "add": (AddScalar, AddScalar), "mul": (MulScalar, MulScalar),
+    "sub": (lambda c: AddScalar(-c), RSubScalar), "div": (DivScalar, RDivScalar),
+}
+_NUMBER = (float, _int)
+
+
 def _binary(cls, a, b, name):
+    scalar_ops = _SCALAR_OPS.get(name)
+    if scalar_ops is not None:
+        if type(b) in _NUMBER and type(a) is not float and a._data.dtype.kind == "f":
+            return scalar_ops[0](b).apply(a)
+        if type(a) in _NUMBER and isinstance(b, Tensor) and b._data.dtype.kind == "f":
+            return scalar_ops[1](a).apply(b)
     a, b, cast = _prepare(a, b, name)
     return cls(cast).apply(a, b)
 
@@ -234,6 +298,9 @@ def mul(input, other):
 
 def div(input, other, *, rounding_mode=None):
     if rounding_mode is None:
+        if (type(other) in _NUMBER and isinstance(input, Tensor) and input._data.dtype.kind == "f") or \
+                (type(input) in _NUMBER and isinstance(other, Tensor) and other._data.dtype.kind == "f"):
+            return _binary(Div, input, other, "div")
         a, b, cast = _prepare(input, other, "div")
         float_dt = dtypes.result_type(a, b)
         if not float_dt.is_floating_point:  # true division of integers gives the default float

@@ -176,6 +176,8 @@ class ProdOthers(Function):
 
     def forward(self, x):
         xp = self.xp
+        if x.shape[-1] == 0:  # nothing to multiply; the concatenation below would add a column
+            return xp.empty_like(x)
         ones = xp.ones(x.shape[:-1] + (1,), dtype=x.dtype)
         left = xp.cumprod(xp.concatenate([ones, x[..., :-1]], axis=-1), axis=-1)
         right = xp.flip(xp.cumprod(xp.concatenate([ones, xp.flip(x, -1)[..., :-1]], axis=-1), axis=-1), -1)
@@ -205,7 +207,10 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None
         return Tensor._wrap(xp.asarray(out), input._device)
     if dim is None:
         return Prod(0, False).apply(input.reshape(-1))
-    return Prod(_check_dim(dim, input.ndim, "prod"), keepdim).apply(input)
+    dim = _check_dim(dim, input.ndim, "prod")
+    if input.ndim == 0:  # a 0-d tensor accepts dim 0 / -1 and stays 0-d
+        return Prod(0, False).apply(input.reshape(-1))
+    return Prod(dim, keepdim).apply(input)
 
 
 class Prod(Function):
@@ -309,12 +314,12 @@ def min(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
     return _extreme(input, dim, keepdim, True, "min")
 
 
-def amax(input, dim=(), keepdim=False, *, axis=None, keepdims=None):
+def amax(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
     dim, keepdim = _resolve(dim, axis, keepdim, keepdims)
     return Amax(normalize_dims(dim, input.ndim, "amax"), keepdim, False).apply(input)
 
 
-def amin(input, dim=(), keepdim=False, *, axis=None, keepdims=None):
+def amin(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
     dim, keepdim = _resolve(dim, axis, keepdim, keepdims)
     return Amax(normalize_dims(dim, input.ndim, "amin"), keepdim, True).apply(input)
 

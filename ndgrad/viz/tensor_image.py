@@ -20,7 +20,7 @@ def show_tensor(t, path, title=None, video=False, max_images=64, labels=None):
 
     With ``video=True``, a 4-d tensor is one clip ``(T, C, H, W)`` and a 3-d tensor is
     ``(T, H, W)``, drawn as a strip of frames. A Conv3d layout ``(N, C, T, H, W)``
-    (or ``(C, T, H, W)``) is recognised when only the channel dimension has 1, 3 or 4
+    (or ``(C, T, H, W)``) is recognised when only the channel dimension has 1 or 3
     entries (the title then says how it was read); otherwise pass
     ``t.permute(0, 2, 1, 3, 4)``. At most ``max_images`` images are drawn; the title
     says when some were left out. ``labels`` (one per image of a 4-d batch, e.g. the
@@ -150,7 +150,7 @@ def _batch(a, heading, max_images, labels=None):
         return _clips(a[:, :, None], heading + "\nrows: samples, columns: channels", max_images,
                       column_word="channel")
     shown = min(n, max_images)
-    cols = math.ceil(math.sqrt(shown))
+    cols = _grid_columns(shown)
     rows = math.ceil(shown / cols)
     tiles = [a[i] for i in range(shown)] + [None] * (rows * cols - shown)
     grid = [tiles[r * cols:(r + 1) * cols] for r in range(rows)]
@@ -160,10 +160,19 @@ def _batch(a, heading, max_images, labels=None):
 
 def _time_first(a):
     """(N, T, C, H, W) as is; a Conv3d layout (N, C, T, H, W) is recognised when only dim 1 looks like
-    channels (1, 3 or 4 of them), and moved to (N, T, C, H, W)."""
-    if a.shape[2] not in (1, 3, 4) and a.shape[1] in (1, 3, 4):
+    channels (1 or 3 of them), and moved to (N, T, C, H, W)."""
+    if a.shape[2] not in (1, 3) and a.shape[1] in (1, 3):
         return np.swapaxes(a, 1, 2)
     return a
+
+
+def _grid_columns(n):
+    """About square, but a divisor of n when one is near (32 images: 8 x 4, not 6 x 6 with 4 holes)."""
+    side = math.ceil(math.sqrt(n))
+    for cols in range(side, 2 * side + 1):
+        if n % cols == 0:
+            return cols
+    return side
 
 
 def _clips(a, heading, max_images, column_word="frame"):
