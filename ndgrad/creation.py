@@ -173,6 +173,9 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     device = get_device(device)
     xp = namespace(device)
     start, end, step = values
+    if (end - start) * step < 0:  # PyTorch refuses instead of returning an empty tensor
+        raise RuntimeError(f"arange: end {end} lies on the wrong side of start {start} for step {step}; "
+                           f"flip the sign of step or swap start and end")
     n = max(0, math.ceil((end - start) / step))
     arr = (xp.arange(n, dtype=np.float64) * step + start).astype(dtype.np) if dtype.is_floating_point \
         else xp.arange(start, end, step, dtype=dtype.np)

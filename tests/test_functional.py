@@ -281,7 +281,7 @@ def test_cross_entropy_unbatched_and_probabilities():
 
 
 def test_cross_entropy_all_ignored_is_nan_like_torch():
-    fcheck("cross_entropy", [(3, 4), np.full(3, -100, dtype=np.int64)], _check=dict(grad=False))
+    fcheck("cross_entropy", [(3, 4), np.full(3, -100, dtype=np.int64)])
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(reduction="sum"), dict(reduction="none"), dict(ignore_index=0)])
@@ -314,7 +314,7 @@ def test_activation(name, kw):
     fcheck(name, [(4, 7)], **kw, _check=dict(low=-8, high=8))
 
 
-@pytest.mark.parametrize("name,kw", [a for a in ACTIVATIONS if a[0] not in ("relu", "hardtanh", "relu6")],
+@pytest.mark.parametrize("name,kw", [a for a in ACTIVATIONS if a[0] not in ("relu", "leaky_relu", "hardtanh", "relu6")],
                          ids=lambda v: str(v))
 def test_activation_second_derivative(name, kw):
     fhigher(name, [(3, 5)], **kw)
@@ -337,7 +337,7 @@ def test_activation_float32_keeps_dtype():
 @pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
 @pytest.mark.parametrize("pad", [(1, 2), (2, 1, 0, 2), (1, 1, 2, 0, 1, 1)])
 def test_pad(mode, pad):
-    shape = (2, 3, 4, 5) if len(pad) < 6 else (1, 2, 3, 4, 5)
+    shape = {2: (2, 3, 5), 4: (2, 3, 4, 5), 6: (1, 2, 3, 4, 5)}[len(pad)]
     if mode == "constant":
         fcheck("pad", [shape], pad=pad, mode=mode, value=0.5)
     else:
@@ -356,16 +356,16 @@ def test_one_hot():
 def test_dropout():
     x = leaf(200, 50)
     y = NF.dropout(x, 0.3, training=True)
-    kept = y.numpy() != 0
+    kept = y.detach().numpy() != 0
     assert 0.6 < kept.mean() < 0.8
-    np.testing.assert_allclose(y.numpy()[kept], x.numpy()[kept] / 0.7)
+    np.testing.assert_allclose(y.detach().numpy()[kept], x.detach().numpy()[kept] / 0.7)
     y.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), kept / 0.7)
     assert NF.dropout(x, 0.3, training=False) is x
     ndgrad.manual_seed(3)
-    a = NF.dropout(x, 0.5).numpy()
+    a = NF.dropout(x, 0.5).detach().numpy()
     ndgrad.manual_seed(3)
-    np.testing.assert_array_equal(a, NF.dropout(x, 0.5).numpy())
+    np.testing.assert_array_equal(a, NF.dropout(x, 0.5).detach().numpy())
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(is_causal=True), dict(scale=0.3), dict(mask="bool"),
@@ -444,9 +444,9 @@ def test_binary_cross_entropy(reduction):
     x = np.random.uniform(0.02, 0.98, size=(4, 5))
     y = np.random.uniform(0, 1, size=(4, 5))
     fcheck("binary_cross_entropy", [x, y], reduction=reduction)
-    w = np.random.uniform(0.5, 2, size=(5,))
-    check_op([x, y, w], lambda a, b, c: TF.binary_cross_entropy(a, b, weight=c, reduction=reduction),
-             lambda a, b, c: NF.binary_cross_entropy(a, b, weight=c, reduction=reduction))
+    w = np.random.uniform(0.5, 2, size=(5,))   # weights are constants: torch cannot differentiate them
+    check_op([x, y], lambda a, b: TF.binary_cross_entropy(a, b, weight=torch.from_numpy(w), reduction=reduction),
+             lambda a, b: NF.binary_cross_entropy(a, b, weight=ndgrad.from_numpy(w), reduction=reduction))
 
 
 def test_binary_cross_entropy_clamps_log_at_saturation():
@@ -460,11 +460,11 @@ def test_binary_cross_entropy_with_logits(reduction):
     y = np.random.uniform(0, 1, size=(4, 5))
     fcheck("binary_cross_entropy_with_logits", [(4, 5), y], reduction=reduction, _check=dict(low=-6, high=6))
     pw, w = np.random.uniform(0.5, 3, size=(5,)), np.random.uniform(0.5, 2, size=(4, 5))
-    check_op([(4, 5), y, w, pw],
-             lambda a, b, c, d: TF.binary_cross_entropy_with_logits(a, b, weight=c, pos_weight=d,
-                                                                    reduction=reduction),
-             lambda a, b, c, d: NF.binary_cross_entropy_with_logits(a, b, weight=c, pos_weight=d,
-                                                                    reduction=reduction))
+    check_op([(4, 5), y],
+             lambda a, b: TF.binary_cross_entropy_with_logits(a, b, weight=torch.from_numpy(w),
+                                                              pos_weight=torch.from_numpy(pw), reduction=reduction),
+             lambda a, b: NF.binary_cross_entropy_with_logits(a, b, weight=ndgrad.from_numpy(w),
+                                                              pos_weight=ndgrad.from_numpy(pw), reduction=reduction))
 
 
 def test_binary_cross_entropy_with_logits_is_stable():
@@ -476,11 +476,13 @@ def test_binary_cross_entropy_with_logits_is_stable():
 @pytest.mark.parametrize("log_target", [False, True])
 def test_kl_div(reduction, log_target):
     t = np.random.dirichlet(np.ones(5), size=4)
-    t[0, 1] = 0.0
+    x = np.log(np.random.dirichlet(np.ones(5), size=4))
     if log_target:
         t = np.log(t + 0.1)
-    x = np.log(np.random.dirichlet(np.ones(5), size=4))
     fcheck("kl_div", [x, t], reduction=reduction, log_target=log_target)
+    if not log_target:   # a zero target contributes 0 (xlogy); torch's gradient there is nan, so values only
+        t[0, 1] = 0.0
+        fcheck("kl_div", [x, t], reduction=reduction, _check=dict(grad=False))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -539,17 +541,20 @@ def test_gradgradcheck(name):
     assert gradgradcheck(fn, inputs)
 
 
+# (biases are left out here: their gradient is linear in the upstream gradient, so its second derivative is
+# zero; torch still marks it as part of the graph, ndgrad does not, and the oracle compares graph membership)
 @pytest.mark.parametrize("name,inputs,kw", [
-    ("conv2d", [(2, 2, 5, 5), (3, 2, 3, 3), (3,)], dict(stride=2, padding=1)),
-    ("linear", [(3, 4), (2, 4), (2,)], {}),
-    ("layer_norm", [(3, 4), (4,), (4,)], dict(normalized_shape=(4,))),
+    ("conv2d", [(2, 2, 5, 5), (3, 2, 3, 3)], dict(stride=2, padding=1)),
+    ("conv2d", [(1, 4, 5, 5), (4, 2, 3, 3)], dict(groups=2, dilation=2)),
+    ("conv_transpose2d", [(1, 2, 3, 3), (2, 3, 3, 3)], dict(stride=2)),
+    ("linear", [(3, 4), (2, 4)], {}),
+    ("layer_norm", [(3, 4), (4,)], dict(normalized_shape=(4,))),
     ("softmax", [(3, 4)], dict(dim=1)),
     ("log_softmax", [(3, 4)], dict(dim=1)),
 ], ids=lambda v: v if isinstance(v, str) else "")
 def test_second_derivatives_match_torch(name, inputs, kw):
     if name == "layer_norm":
-        check_higher_order(inputs, lambda x, w, b: TF.layer_norm(x, (4,), w, b),
-                           lambda x, w, b: NF.layer_norm(x, (4,), w, b))
+        check_higher_order(inputs, lambda x, w: TF.layer_norm(x, (4,), w), lambda x, w: NF.layer_norm(x, (4,), w))
     else:
         fhigher(name, inputs, **kw)
 
@@ -561,8 +566,9 @@ def test_cross_entropy_second_derivative_matches_torch():
 
 
 def test_batch_norm_second_derivative_matches_torch():
-    check_higher_order([(4, 3, 2), (3,), (3,)], lambda x, w, b: TF.batch_norm(x, None, None, w, b, training=True),
-                       lambda x, w, b: NF.batch_norm(x, None, None, w, b, training=True))
+    check_higher_order([(4, 3, 2), (3,)], lambda x, w: TF.batch_norm(x, None, None, w, training=True),
+                       lambda x, w: NF.batch_norm(x, None, None, w, training=True))
+    check_higher_order([(2, 4, 3)], lambda x: TF.group_norm(x, 2), lambda x: NF.group_norm(x, 2))
 
 
 # ---------------------------------------------------------------------------------------------

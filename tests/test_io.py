@@ -23,7 +23,7 @@ DTYPES = ["float32", "float64", "float16", "bfloat16", "int8", "int16", "int32",
 
 
 def make(array, requires_grad=False):
-    return Tensor._wrap(np.ascontiguousarray(array), requires_grad=requires_grad)
+    return Tensor._wrap(np.array(array, order="C"), requires_grad=requires_grad)
 
 
 def random_array(dtype, shape, rng):
@@ -197,6 +197,40 @@ def test_same_predictions_after_save_and_load(tmp_path):
     np.testing.assert_array_equal(fresh(x)._data, expected)
 
 
+def test_training_resumes_exactly_from_a_checkpoint(tmp_path):
+    """Model + Adam state saved mid-training: the resumed run matches the uninterrupted one bit for bit."""
+    nn, optim = pytest.importorskip("ndgrad.nn"), pytest.importorskip("ndgrad.optim")
+    F = pytest.importorskip("ndgrad.nn.functional")
+    x = make(np.random.default_rng(2).standard_normal((16, 4)).astype(np.float32))
+    y = make(np.random.default_rng(3).integers(0, 3, 16))
+
+    def build(seed):
+        ndgrad.manual_seed(seed)
+        model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+        return model, optim.Adam(model.parameters(), lr=0.05)
+
+    def train(model, opt, steps):
+        for _ in range(steps):
+            opt.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
+
+    model, opt = build(0)
+    train(model, opt, 3)
+    path = tmp_path / "resume.safetensors"
+    ndgrad.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 3}, path)
+    train(model, opt, 3)
+
+    resumed, resumed_opt = build(1)
+    ckpt = ndgrad.load(path)
+    resumed.load_state_dict(ckpt["model"])
+    resumed_opt.load_state_dict(ckpt["optimizer"])
+    assert ckpt["epoch"] == 3
+    train(resumed, resumed_opt, 3)
+    for (name, a), (_, b) in zip(model.state_dict().items(), resumed.state_dict().items()):
+        np.testing.assert_array_equal(a._data, b._data, err_msg=name)
+
+
 # ----------------------------------------------------------------------------- safety and errors
 
 def test_loading_never_unpickles(tmp_path, monkeypatch, rng):
@@ -292,6 +326,27 @@ def test_map_location(good_file):
     assert ndgrad.load(good_file, map_location={"cuda:0": "cpu"})["w"].device == "cpu"
     with pytest.raises(ValueError, match=r"map_location='tpu' is not a device"):
         ndgrad.load(good_file, map_location="tpu")
+
+
+def test_gpu_checkpoint_on_a_machine_without_gpu(tmp_path):
+    path = tmp_path / "from_gpu.safetensors"
+    structure = json.dumps({"dict": [["w", {"tensor": "w", "device": "cuda:0"}]]})
+    _write_raw(path, {"w": np.arange(3, dtype=np.float32)}, {"ndgrad.format": "1", "ndgrad.structure": structure})
+    np.testing.assert_array_equal(ndgrad.load(path, map_location="cpu")["w"]._data, np.arange(3))
+    np.testing.assert_array_equal(ndgrad.load(path, map_location={"cuda:0": "cpu"})["w"]._data, np.arange(3))
+    if ndgrad.cuda.is_available():
+        assert ndgrad.load(path)["w"].device == "cuda:0"
+    else:
+        with pytest.raises(RuntimeError, match=r"from_gpu.safetensors' has tensors saved on cuda:0 that cannot "
+                                               r"go to cuda:0 here.*pass map_location='cpu'"):
+            ndgrad.load(path)
+
+
+def test_reserved_header_name_is_not_used_for_tensors(tmp_path, rng):
+    obj = {"__metadata__": make(rng.standard_normal(2))}
+    path = tmp_path / "reserved.safetensors"
+    ndgrad.save(obj, path)
+    check_same(ndgrad.load(path), obj)
 
 
 def test_missing_safetensors_says_how_to_install(monkeypatch, good_file):

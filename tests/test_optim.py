@@ -34,13 +34,11 @@ def make_arrays(seed=0):
 
 
 def to_numpy(t):
-    if isinstance(t, torch.Tensor):
-        return t.detach().numpy().copy()
-    return np.array(t._data, copy=True)
+    return np.array(t.detach().cpu().numpy(), copy=True)
 
 
-def leaf(lib, array):
-    return lib.tensor(np.array(array, copy=True), dtype=lib.float64, requires_grad=True)
+def leaf(lib, array, device="cpu"):
+    return lib.tensor(np.array(array, copy=True), dtype=lib.float64, device=device, requires_grad=True)
 
 
 def mlp_loss(lib, params, x, y):
@@ -57,13 +55,13 @@ def momentum_of(group):
 
 
 def run_training(lib, make_optimizer, make_scheduler=None, steps=STEPS, weights=None, seed=0,
-                 optimizer_state=None, scheduler_state=None):
+                 optimizer_state=None, scheduler_state=None, device="cpu"):
     """Train the MLP for `steps` steps; returns losses, per-step lrs/momenta, final weights, optimizer."""
     data, initial = make_arrays(seed)
     weights = initial if weights is None else weights
-    x = lib.tensor(data["x"], dtype=lib.float64)
-    y = lib.tensor(data["y"], dtype=lib.float64)
-    params = [leaf(lib, w) for w in weights]
+    x = lib.tensor(data["x"], dtype=lib.float64, device=device)
+    y = lib.tensor(data["y"], dtype=lib.float64, device=device)
+    params = [leaf(lib, w, device) for w in weights]
     optimizer = make_optimizer(lib.optim, params)
     scheduler = make_scheduler(lib.optim.lr_scheduler, optimizer) if make_scheduler else None
     if optimizer_state is not None:
@@ -434,7 +432,7 @@ def test_bad_params():
     with pytest.raises(TypeError, match=r"optimizer can only optimize Tensors, but one of the params is .*ndarray"):
         ndgrad.optim.SGD([np.ones(3)], lr=0.1)
     with pytest.raises(TypeError, match=r"ordered collections"):
-        ndgrad.optim.SGD({a}, lr=0.1)
+        ndgrad.optim.SGD([{"params": {a}}], lr=0.1)
 
 
 def test_bad_state_dict():
@@ -470,3 +468,32 @@ def test_bad_scheduler_input():
     with pytest.raises(ValueError, match=r"Tried to step 3 times. The specified number of total steps is 2"):
         onecycle.step()
     assert math.isfinite(onecycle.get_last_lr()[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# the same update code on a GPU (CuPy arrays): same trajectories as on the CPU
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("name", ["sgd_all", "adam_all", "adamw_amsgrad", "rmsprop_all", "adagrad_all",
+                                  "groups_adam", "onecycle_adam_betas", "plateau_min_abs"])
+def test_cuda_matches_cpu(name):
+    if name in OPTIMIZERS:
+        make_optimizer, make_scheduler = OPTIMIZERS[name], None
+    else:
+        make_optimizer, make_scheduler = SCHEDULERS[name]
+    cpu = run_training(ndgrad, make_optimizer, make_scheduler)
+    gpu = run_training(ndgrad, make_optimizer, make_scheduler, device="cuda")
+    assert_same_run(gpu, cpu)
+    for state in gpu["optimizer"].state.values():
+        for key, value in state.items():
+            if key != "step":  # torch keeps the step count on the CPU too
+                assert value.device.type == "cuda", key
+    # a state_dict from the GPU run resumes a CPU run (tensors moved to each parameter's device)
+    split = 8
+    first = run_training(ndgrad, make_optimizer, steps=split, device="cuda")
+    second = run_training(ndgrad, make_optimizer, steps=STEPS - split, weights=first["weights"],
+                          optimizer_state=first["optimizer"].state_dict())
+    full = run_training(ndgrad, make_optimizer)
+    for resumed, uninterrupted in zip(second["weights"], full["weights"]):
+        np.testing.assert_allclose(resumed, uninterrupted, rtol=RTOL, atol=ATOL)

@@ -32,7 +32,7 @@ def by_title(labels, prefix):
 
 
 def leaf(array, requires_grad):
-    return Tensor._wrap(np.ascontiguousarray(array), requires_grad=requires_grad)
+    return Tensor._wrap(np.array(array, order="C"), requires_grad=requires_grad)
 
 
 @pytest.fixture
@@ -244,3 +244,19 @@ def test_missing_matplotlib_says_how_to_install(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(ImportError, match=r"pip install ndgrad\[viz\]"):
         plot_curve({"loss": [1.0]}, tmp_path / "c.png")
+
+
+@pytest.mark.cuda
+def test_gpu_tensors_are_drawn_through_host_memory(tmp_path):
+    rng = np.random.default_rng(4)
+    xs, ws = rng.standard_normal((4, 3)), rng.standard_normal((3, 2))
+    x, w = leaf(xs, False).to("cuda"), leaf(ws, False).to("cuda").requires_grad_()  # leaves on the GPU
+    loss = (x @ w).relu().sum()
+    loss.backward(retain_graph=True)
+    tw = torch.tensor(ws, requires_grad=True)
+    (torch.tensor(xs) @ tw).relu().sum().backward()
+    labels, _ = parse_dot(draw_graph(loss, params={"w": w}, show_grad_norms=True))
+    assert labels[by_title(labels, "w")][-1] == f"|grad| = {tw.grad.norm().item():.4g}"
+    assert labels[by_title(labels, "MatMul")][1] == "(4, 2) float64"
+    read_png(show_tensor(w, tmp_path / "w.png"))
+    read_png(show_tensor(leaf(rng.random((6, 3, 8, 8)), False).to("cuda"), tmp_path / "batch.png"))

@@ -18,7 +18,7 @@ _new_tensor = None  # Tensor's fast constructor, set likewise
 
 class Function:
     __slots__ = ("inputs", "needs_input_grad", "next_functions", "xp", "device",
-                 "_versions", "_out", "_out_ref", "_pre_hooks", "_retained", "__weakref__")
+                 "_versions", "_out", "_out_ref", "_out_ver", "_pre_hooks", "_retained", "__weakref__")
 
     needs_output = False  # keep the output array so backward can use self.output()
     is_view = False       # the output shares memory with input 0 (version counting)
@@ -61,6 +61,7 @@ class Function:
             if self.needs_output:
                 self._out = out
                 self._out_ref = weakref.ref(result)
+                self._out_ver = result._version
         return result
 
     # -- what backward rules use -------------------------------------------------------------
@@ -78,7 +79,8 @@ class Function:
     def output(self):
         """The forward output as a Tensor attached to this node (so its use is differentiable)."""
         out = self._out_ref()
-        if out is not None and out._version != 0 and out.grad_fn is not self:
+        # compared with the version at forward time, so writes through detach() or no_grad count too
+        if out is not None and out._version != self._out_ver:
             raise RuntimeError(
                 f"{self.name()}: its output (shape {tuple(out.shape)}) was modified by an in-place "
                 f"operation after the forward pass, and the gradient needs it. Fix: use the out-of-place "

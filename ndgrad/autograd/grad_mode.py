@@ -68,3 +68,7 @@ class set_grad_enabled(_GradModeSwitch):
         self.prev = state.enabled
         self.mode = bool(mode)
         state.enabled = self.mode  # takes effect as a plain call too, like PyTorch
+
+    def __enter__(self):
+        # the mode was already switched by __init__; keep the mode from before that call to restore on exit
+        state.enabled = self.mode

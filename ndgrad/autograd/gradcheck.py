@@ -92,10 +92,12 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
     n_in = len(inputs)
 
     def first_derivative(*args):
+        from .grad_mode import enable_grad
         xs, vs = args[:n_in], args[n_in:]
-        ys = [o for o in _outputs(fn, xs) if o.dtype.is_floating_point]
-        targets = [x for x in xs if hasattr(x, "requires_grad") and x.requires_grad]
-        grads = autograd_grad(ys, targets, list(vs), create_graph=True, allow_unused=True)
+        with enable_grad():  # the numerical Jacobian calls this under no_grad, but it needs a graph
+            ys = [o for o in _outputs(fn, xs) if o.dtype.is_floating_point]
+            targets = [x for x in xs if hasattr(x, "requires_grad") and x.requires_grad]
+            grads = autograd_grad(ys, targets, list(vs), create_graph=True, allow_unused=True)
         from ..creation import zeros_like
         return tuple(g if g is not None else zeros_like(t) for g, t in zip(grads, targets))
 

@@ -94,14 +94,14 @@ def _run_child(spec):
     result = {"framework": framework, "workload": workload, "device": device, "status": "error"}
     stage = "import"
     try:
-        start = time.perf_counter()
-        if framework == "torch":
-            import torch as fw
+        import importlib
 
-            fw.set_num_threads(spec["threads"])
-        else:
-            import ndgrad as fw
+        start = time.perf_counter()
+        # By name: this child imports only the framework it measures (and ndgrad never imports torch).
+        fw = importlib.import_module(framework)
         result["import_s"] = time.perf_counter() - start
+        if framework == "torch":
+            fw.set_num_threads(spec["threads"])
 
         stage = "device"
         synchronize = _synchronizer(fw, framework, device)

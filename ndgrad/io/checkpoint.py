@@ -125,14 +125,16 @@ class _Flattener:
         else:
             array = obj
             node = {"ndarray": key}
-        self.arrays[key] = np.ascontiguousarray(array)  # safetensors stores dense row-major bytes
+        if not array.flags.c_contiguous:  # safetensors stores dense row-major bytes
+            array = np.array(array, order="C")  # (not ascontiguousarray: it turns 0-d into 1-d)
+        self.arrays[key] = array
         self._seen[id(obj)] = node
         self._keep_alive.append(obj)
         return node
 
     def _free_key(self, key):
         # {"a.b": t, "a": {"b": u}} flatten to the same name; the structure records which is which.
-        if key not in self.arrays:
+        if key not in self.arrays and key != "__metadata__":  # that name is the header's own entry
             return key
         n = 1
         while f"{key}#{n}" in self.arrays:

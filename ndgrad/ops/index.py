@@ -366,7 +366,7 @@ class IndexPut(Function):
             grad_value = _apply_index(grad, self.basic, self.advanced)
             if grad_value.ndim < self.value_ndim:   # the value had extra leading size-1 dims
                 grad_value = reshape(grad_value, (1,) * (self.value_ndim - grad_value.ndim) + grad_value.shape)
-        return grad_x, grad_value
+        return (grad_x, grad_value) if len(self.needs_input_grad) > 1 else grad_x
 
 
 def _value_operand(x, value, op):
@@ -553,7 +553,7 @@ class ScatterFlat(Function):
             grad_x = grad if self.accumulate else ScatterFlat(self.positions, scalar=0).apply(grad)
         if len(self.needs_input_grad) > 1 and self.needs_input_grad[1]:
             grad_src = TakeFlat(self.positions).apply(grad)
-        return grad_x, grad_src
+        return (grad_x, grad_src) if len(self.needs_input_grad) > 1 else grad_x
 
 
 def _scatter_src(src, idx):
@@ -639,10 +639,14 @@ class MaskedFill(Function):
             grad_x = MaskedFill(self.mask, 0).apply(grad)
         if len(self.needs_input_grad) > 1 and self.needs_input_grad[1]:
             grad_value = MaskedFill(~self.mask, 0).apply(grad).sum()
-        return grad_x, grad_value
+        return (grad_x, grad_value) if len(self.needs_input_grad) > 1 else grad_x
 
 
 def _mask_array(mask, x, op):
+    dtype = getattr(mask, "dtype", None)
+    if dtype is not None and getattr(dtype, "np", dtype).kind != "b":
+        raise RuntimeError(f"{op}: expected a bool mask, got dtype {dtype}; build it with a comparison "
+                           f"(x > 0) or convert it with .bool()")
     arr = _index_array(mask, x, op)
     if arr.dtype.kind != "b":
         raise RuntimeError(f"{op}: expected a bool mask, got dtype {arr.dtype}; build it with a comparison "

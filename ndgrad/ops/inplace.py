@@ -21,8 +21,10 @@ def _inplace(self, name, compute, *others):
             f"that does not require grad is not supported; build the result out of place instead "
             f"(e.g. with ndgrad.cat or ndgrad.where)")
     if tracked:
-        old = Tensor._wrap(self._data, self._device, requires_grad=self.requires_grad, grad_fn=self.grad_fn)
-        old._base = self if self._base is None else self._base  # shares self's version counter
+        # A copy: the op's backward may need the values from before the write-back below
+        # (mul_(w) needs the old self for w's gradient), as PyTorch saves the original self.
+        old = Tensor._wrap(self._data.copy(), self._device, requires_grad=self.requires_grad,
+                           grad_fn=self.grad_fn)
         out = compute(old)
     else:
         with grad_mode.no_grad():

@@ -917,7 +917,7 @@ class _ClassTargets:
         else:
             self.w_c = weight.astype(dtype, copy=False)
             self.w_t = self.w_c[index] * valid
-        self.denom = self.w_t.sum() if reduction == "mean" else None
+        self.denom = float(self.w_t.sum()) if reduction == "mean" else None
 
     def per_position(self, xp, logp):
         """-sum_c q_ic * logp_ic for every position (N, *)."""
@@ -935,13 +935,18 @@ class _ClassTargets:
         if self.reduction == "none":
             return loss
         total = loss.sum()
-        return total / self.denom if self.reduction == "mean" else total
+        if self.reduction == "mean":   # all targets ignored: 0/0 = nan, like PyTorch
+            return total / self.denom if self.denom else total * float("nan")
+        return total
 
     def grad_scale(self, g):
         """d(result)/d(per-position loss) times the incoming gradient, shaped (N, 1, *) (array or Tensor)."""
         if self.reduction == "none":
             return g.reshape((g.shape[0], 1) + tuple(g.shape[1:]))
-        s = g / self.denom if self.reduction == "mean" else g
+        if self.reduction == "mean":   # PyTorch's gradient is 0, not nan, when every target is ignored
+            s = g * (1.0 / self.denom if self.denom else 0.0)
+        else:
+            s = g
         return s.reshape((1,) * (self.index.ndim))
 
     def q(self, xp, shape, dtype):

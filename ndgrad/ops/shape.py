@@ -434,20 +434,26 @@ def tile(input, *dims):
 # -- joining and splitting -----------------------------------------------------------------------
 
 class Cat(Function):
-    __slots__ = ("dim", "sizes", "dtype")
+    """Concatenation; inputs listed in ``skip`` are PyTorch's legacy 1-d empty tensors, left out."""
+    __slots__ = ("dim", "sizes", "dtype", "skip")
 
-    def __init__(self, dim, dtype):
-        self.dim = dim
-        self.dtype = dtype
+    def __init__(self, dim, dtype, skip=()):
+        self.dim, self.dtype, self.skip = dim, dtype, skip
 
     def forward(self, *arrays):
-        self.sizes = [a.shape[self.dim] for a in arrays]
-        return self.xp.concatenate(arrays, axis=self.dim, dtype=self.dtype)
+        kept = [a for i, a in enumerate(arrays) if i not in self.skip]
+        self.sizes = [0 if i in self.skip else a.shape[self.dim] for i, a in enumerate(arrays)]
+        return self.xp.concatenate(kept, axis=self.dim, dtype=self.dtype)
 
     def backward(self, grad):
         grads, start = [], 0
-        for size, needed in zip(self.sizes, self.needs_input_grad):
-            grads.append(narrow(grad, self.dim, start, size) if needed else None)
+        for i, (size, needed) in enumerate(zip(self.sizes, self.needs_input_grad)):
+            if not needed:
+                grads.append(None)
+            elif i in self.skip:
+                grads.append(_function.Tensor._wrap(self.xp.zeros((0,), grad._data.dtype), self.device))
+            else:
+                grads.append(narrow(grad, self.dim, start, size))
             start += size
         return tuple(grads)
 
@@ -472,14 +478,16 @@ def cat(tensors, dim=0, axis=None):
     dim = _pick(dim if axis is None else None, axis, "cat", "dim", "axis")
     tensors = _tensor_list(tensors, "cat")
     # PyTorch's legacy rule: 1-d empty tensors are skipped whatever the other shapes.
-    kept = [x for x in tensors if not (x.ndim == 1 and x.shape[0] == 0)] or tensors[:1]
-    ref = kept[0]
+    skip = tuple(i for i, x in enumerate(tensors) if x.ndim == 1 and x.shape[0] == 0)
+    if len(skip) == len(tensors):
+        skip = ()
+    ref = next(x for i, x in enumerate(tensors) if i not in skip)
     if ref.ndim == 0:
         raise RuntimeError("cat: zero-dimensional tensor (at position 0) cannot be concatenated; "
                            "use stack() or unsqueeze it to 1-d first")
     d = normalize_dim(dim, ref.ndim, "cat")
     for i, x in enumerate(tensors):
-        if x.ndim == 1 and x.shape[0] == 0 and x is not ref:
+        if i in skip:
             continue
         if x.ndim != ref.ndim:
             raise RuntimeError(
@@ -492,8 +500,8 @@ def cat(tensors, dim=0, axis=None):
                     f"cat: sizes of tensors must match except in dimension {d}: expected size {a} but got "
                     f"size {b} for tensor number {i} in the list at dim {j} (shapes {tuple(ref.shape)} "
                     f"and {tuple(x.shape)}); make every dim but dim={d} agree")
-    dtype = result_type(*kept)
-    return Cat(d, dtype.np).apply(*kept)
+    dtype = result_type(*tensors)
+    return Cat(d, dtype.np, skip).apply(*tensors)
 
 
 concat = concatenate = cat

@@ -48,7 +48,7 @@ class Adagrad(Optimizer):
         """Perform a single optimization step; returns the closure's loss if one is given."""
         loss = self._evaluate_closure(closure)
         for group in self.param_groups:
-            lr = group["lr"]
+            lr = float(group["lr"])  # also accepts a 1-element tensor, like torch
             lr_decay = group["lr_decay"]
             eps = group["eps"]
             for p in group["params"]:

@@ -62,7 +62,7 @@ class Adam(Optimizer):
         """Perform a single optimization step; returns the closure's loss if one is given."""
         loss = self._evaluate_closure(closure)
         for group in self.param_groups:
-            lr = group["lr"]
+            lr = float(group["lr"])  # also accepts a 1-element tensor, like torch
             beta1, beta2 = group["betas"]
             eps = group["eps"]
             weight_decay = group["weight_decay"]

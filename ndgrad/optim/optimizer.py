@@ -281,6 +281,12 @@ class Optimizer:
         return ndgrad.zeros((), dtype=dtype)
 
     @staticmethod
+    def _step_counter_at(value):
+        counter = Optimizer._step_counter()
+        counter._data[()] = value
+        return counter
+
+    @staticmethod
     def _increment(step_t):
         """``step_t += 1`` in place; returns the new count as a python float."""
         data = step_t._data
@@ -382,9 +388,13 @@ def _copy_option(value):
 
 def _copy_state_value(param, key, value):
     """A copy of one state entry placed like ``param`` (torch casts all but ``step`` to the param dtype)."""
+    if key == "step":
+        # torch keeps the step count as a 0-d CPU tensor; accept a python number or a 1-element array too
+        if isinstance(value, Tensor):
+            return Tensor._wrap(value._data.reshape(()).copy(), value.device)
+        if isinstance(value, (int, float)):
+            return Optimizer._step_counter_at(value)
     if isinstance(value, Tensor):
-        if key == "step":
-            return Tensor._wrap(value._data.copy())
         moved = value.to(param.device) if value.device != param.device else value
         data = moved._data
         if param.dtype.is_floating_point and data.dtype != param._data.dtype:

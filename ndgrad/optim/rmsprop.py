@@ -52,7 +52,7 @@ class RMSprop(Optimizer):
         """Perform a single optimization step; returns the closure's loss if one is given."""
         loss = self._evaluate_closure(closure)
         for group in self.param_groups:
-            lr = group["lr"]
+            lr = float(group["lr"])  # also accepts a 1-element tensor, like torch
             alpha = group["alpha"]
             eps = group["eps"]
             momentum = group["momentum"]

@@ -38,7 +38,7 @@ class SGD(Optimizer):
         """Perform a single optimization step; returns the closure's loss if one is given."""
         loss = self._evaluate_closure(closure)
         for group in self.param_groups:
-            lr = group["lr"]
+            lr = float(group["lr"])  # also accepts a 1-element tensor, like torch
             momentum = group["momentum"]
             dampening = group["dampening"]
             nesterov = group["nesterov"]
