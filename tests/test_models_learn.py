@@ -91,8 +91,8 @@ class SequenceClassifier(nn.Module):
     def __init__(self, vocab, classes):
         super().__init__()
         self.embed = nn.Embedding(vocab, 8)
-        self.lstm = nn.LSTM(8, 24, batch_first=True)
-        self.head = nn.Linear(24, classes)
+        self.lstm = nn.LSTM(8, 32, batch_first=True)
+        self.head = nn.Linear(32, classes)
 
     def forward(self, tokens):
         out, (h_n, c_n) = self.lstm(self.embed(tokens))

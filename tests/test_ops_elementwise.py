@@ -75,6 +75,11 @@ def test_bool_scalar_operand():
     for fn in [lambda x: x + True, lambda x: True * x, lambda x: x / True, lambda x: False + x]:
         check_op([(3, 4)], fn)
         check_op([(3, 4)], fn, dtype="int32", low=0, high=5)
+    x = ndgrad.ones(3)
+    check_error(lambda: x - True, [r"sub", r"bool"], torch_fn=lambda: torch.ones(3) - True)
+    check_error(lambda: True - x, [r"sub", r"bool"], torch_fn=lambda: True - torch.ones(3))
+    check_error(lambda: ndgrad.tensor([True]) - ndgrad.tensor([False]), [r"sub", r"bool"],
+                torch_fn=lambda: torch.tensor([True]) - torch.tensor([False]))
 
 
 def test_negation():
@@ -375,7 +380,13 @@ PROMOTION_CASES = [
 @pytest.mark.parametrize("left,right", PROMOTION_CASES, ids=str)
 def test_dtype_promotion(op, left, right):
     if op is operator.sub and "bool" in str(left) + str(right):
-        pytest.skip("PyTorch forbids subtracting bool tensors")
+        # PyTorch forbids `-` with a bool tensor (use ~ or logical_not); so must ndgrad
+        a, b = _operand(left), _operand(right)
+        as_nd = lambda v: ndgrad.tensor(v) if isinstance(v, np.ndarray) else v  # noqa: E731
+        as_t = lambda v: torch.tensor(v) if isinstance(v, np.ndarray) else v  # noqa: E731
+        check_error(lambda: as_nd(a) - as_nd(b), [r"sub", r"bool"], torch_fn=lambda: as_t(a) - as_t(b))
+        check_error(lambda: as_nd(b) - as_nd(a), [r"sub", r"bool"], torch_fn=lambda: as_t(b) - as_t(a))
+        return
     check_op([_operand(left), _operand(right)], op, grad=False)
     check_op([_operand(right), _operand(left)], op, grad=False)
 

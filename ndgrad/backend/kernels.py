@@ -59,36 +59,41 @@ def windows(xp, a, kernel, stride, dilation, out_shape):
 
 
 def im2col(xp, a, kernel, stride, dilation, out_shape):
-    """Columns ``(N, C * prod(kernel), prod(out_shape))`` of an (already padded) ``(N, C, *spatial)`` input.
+    """Columns ``(C * prod(kernel), N * prod(out_shape))`` of an (already padded) ``(N, C, *spatial)`` input.
 
-    Row order is (channel, kernel offsets), which matches a weight reshaped to
-    ``(out_channels, C * prod(kernel))``, so the convolution is one matmul
-    whose result is already in (N, out_channels, positions) order.
+    Rows are ordered (channel, kernel offsets), matching a weight reshaped to
+    ``(out_channels, C * prod(kernel))``; columns are ordered (batch, position).
+    The convolution is then ONE matrix product ``W @ cols`` of shape
+    (out_channels, N * positions) for the whole batch (a loop of small
+    per-sample products is several times slower in BLAS). Its result is the
+    output in (C, N, *spatial) memory order, handed on as an (N, C, ...) view.
     """
     nd = len(kernel)
     st = a.strides
     n, c = a.shape[:2]
-    shape = (n, c) + tuple(kernel) + tuple(out_shape)
-    strides = (st[0], st[1]) + tuple(st[2 + i] * dilation[i] for i in range(nd)) \
+    shape = (c,) + tuple(kernel) + (n,) + tuple(out_shape)
+    strides = (st[1],) + tuple(st[2 + i] * dilation[i] for i in range(nd)) + (st[0],) \
         + tuple(st[2 + i] * stride[i] for i in range(nd))
-    view = as_strided(xp, a, shape, strides)
     cols = xp.empty(shape, dtype=a.dtype)
-    cols[...] = view     # one strided copy; reshape of the contiguous result is free
-    return cols.reshape(n, c * math.prod(kernel), math.prod(out_shape))
+    cols[...] = as_strided(xp, a, shape, strides)   # the one strided copy; the reshape below is free
+    return cols.reshape(c * math.prod(kernel), n * math.prod(out_shape))
 
 
 def col2im(xp, cols, padded_shape, kernel, stride, dilation, out_shape):
-    """Adjoint of ``im2col``: sum columns ``(N, C*prod(kernel), L)`` back into a zero ``padded_shape`` array."""
+    """Adjoint of ``im2col``: sum columns ``(C*prod(kernel), N*L)`` into a zero array of ``padded_shape``.
+
+    The result is an (N, C, *spatial) view of a (C, N, *spatial) buffer.
+    """
     nd = len(kernel)
     n, c = padded_shape[:2]
-    cols = cols.reshape((n, c) + tuple(kernel) + tuple(out_shape))
-    out = xp.zeros(padded_shape, dtype=cols.dtype)
+    cols = cols.reshape((c,) + tuple(kernel) + (n,) + tuple(out_shape))
+    out = xp.zeros((c, n) + tuple(padded_shape[2:]), dtype=cols.dtype)
     for offset in np.ndindex(*kernel):
         dst = (slice(None), slice(None)) + tuple(
             slice(offset[i] * dilation[i], offset[i] * dilation[i] + stride[i] * (out_shape[i] - 1) + 1, stride[i])
             for i in range(nd))
-        out[dst] += cols[(slice(None), slice(None)) + offset]
-    return out
+        out[dst] += cols[(slice(None),) + offset]
+    return out.swapaxes(0, 1)
 
 
 _erf_impl = {}

@@ -282,7 +282,16 @@ def add(input, other, *, alpha=1):
     return _binary(Add, input, other, "add")
 
 
+def _is_bool(x):
+    return x.__class__ is bool or (isinstance(x, Tensor) and x._data.dtype.kind == "b")
+
+
 def sub(input, other, *, alpha=1):
+    if _is_bool(input) or _is_bool(other):  # PyTorch refuses: a - b on masks is almost always a bug
+        raise TypeError(f"sub: subtraction with a bool operand is not supported (got "
+                        f"{getattr(input, 'dtype', type(input).__name__)} and "
+                        f"{getattr(other, 'dtype', type(other).__name__)}); to invert a mask use ~ or "
+                        f"logical_not(), for a difference of masks use ^ or logical_xor(), or convert first")
     if alpha != 1:
         other = mul(other, alpha)
     return _binary(Sub, input, other, "sub")

@@ -13,7 +13,8 @@ from ..autograd.function import Function
 from ..backend import to_device
 from .shape import normalize_dim, broadcast_shapes, transpose, unsqueeze, squeeze, reshape
 
-__all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "inner", "outer", "ger", "einsum", "tensordot"]
+__all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "vecdot", "inner", "outer", "ger", "einsum",
+           "tensordot"]
 
 
 # -- matmul ----------------------------------------------------------------------------------------
@@ -151,6 +152,14 @@ def inner(input, other):
         raise RuntimeError(f"inner: the last dims must match, got shapes {tuple(input.shape)} and "
                            f"{tuple(other.shape)}")
     return tensordot(input, other, ([input.ndim - 1], [other.ndim - 1]))
+
+
+def vecdot(x1, x2, dim=-1, axis=None):
+    """Dot products along ``dim`` of two broadcastable tensors (array API ``vecdot``)."""
+    dim = dim if axis is None else axis
+    shape = broadcast_shapes(tuple(x1.shape), tuple(x2.shape), op="vecdot")
+    d = normalize_dim(dim, len(shape), "vecdot")
+    return (x1 * x2).sum(dim=d)
 
 
 def outer(input, vec2):

@@ -128,13 +128,18 @@ class _ConvGeometry:
         return kernels.im2col(xp, xpad, self.kernel, self.stride, self.dilation, out), out
 
 
-def _grouped(a, groups, n):
-    """(N, G*r, L) -> (N, G, r, L) (a view)."""
-    return a.reshape(n, groups, a.shape[1] // groups, a.shape[2])
+def _by_channel(a):
+    """(N, C, *sp) -> (C, N * prod(sp)): a free view when a is in (C, N, ...) memory order, as conv outputs are."""
+    return a.swapaxes(0, 1).reshape(a.shape[1], -1)
 
 
 class ConvNd(Function):
-    """N-d convolution (cross-correlation) of x (N, C, *sp) with weight (O, C/groups, *k), plus bias."""
+    """N-d convolution (cross-correlation) of x (N, C, *sp) with weight (O, C/groups, *k), plus bias.
+
+    The output is an (N, O, *out) view of an (O, N, *out) array: the layout the
+    single GEMM ``W @ cols`` produces. Elementwise ops keep it, and the next
+    convolution's im2col and backward read it without copies.
+    """
     __slots__ = ("geo", "cols")
 
     def __init__(self, geo):
@@ -148,11 +153,10 @@ class ConvNd(Function):
         if g == 1:
             y = xp.matmul(weight.reshape(o, -1), cols)
         else:
-            y = xp.matmul(weight.reshape(g, o // g, -1), _grouped(cols, g, n))
-        y = y.reshape((n, o) + out)
+            y = xp.matmul(weight.reshape(g, o // g, -1), cols.reshape(g, -1, cols.shape[1])).reshape(o, -1)
         if bias is not None:
-            y += bias.reshape((o,) + (1,) * len(out))
-        return y
+            y += bias.reshape(o, 1)
+        return y.reshape((o, n) + out).swapaxes(0, 1)
 
     def backward(self, grad):
         need, geo = self.needs_input_grad, self.geo
@@ -165,7 +169,7 @@ class ConvNd(Function):
         self.cols = None
         if len(need) > 2 and need[2]:
             axes = (0,) + tuple(range(2, grad.ndim))
-            grads[2] = grad.sum(axes) if _grad_state.enabled else _wrap(grad._data.sum(axes))
+            grads[2] = grad.sum(axes) if _grad_state.enabled else _wrap(_by_channel(grad._data).sum(1))
         return tuple(grads)
 
 
@@ -180,16 +184,14 @@ class ConvTransposeNd(Function):
         xp, geo = self.xp, self.geo
         n, o, g = gy.shape[0], weight.shape[0], geo.groups
         out = gy.shape[2:]
-        gy = gy.reshape(n, o, -1)
+        gy = _by_channel(gy)
         if g == 1:
             cols = xp.matmul(weight.reshape(o, -1).T, gy)
         else:
             w = weight.reshape(g, o // g, -1)
-            cols = xp.matmul(w.transpose(0, 2, 1), _grouped(gy, g, n))
+            cols = xp.matmul(w.transpose(0, 2, 1), gy.reshape(g, o // g, -1)).reshape(-1, gy.shape[1])
         x_shape = (n,) + self.x_shape[1:]
-        padded = geo.padded(x_shape)
-        gx = kernels.col2im(xp, cols.reshape(n, -1, cols.shape[-1]), padded, geo.kernel, geo.stride,
-                            geo.dilation, out)
+        gx = kernels.col2im(xp, cols, geo.padded(x_shape), geo.kernel, geo.stride, geo.dilation, out)
         if any(lo or hi for lo, hi in geo.pads):
             gx = gx[(slice(None), slice(None)) + tuple(slice(lo, lo + s) for (lo, _), s in
                                                        zip(geo.pads, x_shape[2:]))]
@@ -212,17 +214,14 @@ class ConvWeightGrad(Function):
 
     def forward(self, x, gy):
         xp, geo = self.xp, self.geo
-        n, g = x.shape[0], geo.groups
+        g = geo.groups
         cols = self.cols if self.cols is not None else geo.columns(xp, x)[0]
         self.cols = None
-        gy = gy.reshape(n, gy.shape[1], -1)
+        gy = _by_channel(gy)
         if g == 1:
-            if n == 1:
-                gw = xp.matmul(gy[0], cols[0].T)
-            else:  # one GEMM over the batch: gy as (O, N*L) and cols as (N*L, C*K), both strided views
-                gw = xp.matmul(gy, cols.transpose(0, 2, 1)).sum(0)
+            gw = xp.matmul(gy, cols.T)      # one GEMM over the whole batch
         else:
-            gw = xp.matmul(_grouped(gy, g, n), _grouped(cols, g, n).transpose(0, 1, 3, 2)).sum(0)
+            gw = xp.matmul(gy.reshape(g, -1, gy.shape[1]), cols.reshape(g, -1, cols.shape[1]).transpose(0, 2, 1))
         return gw.reshape(self.w_shape)
 
     def backward(self, grad):

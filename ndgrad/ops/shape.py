@@ -14,7 +14,8 @@ from ..autograd.function import Function
 
 __all__ = [
     "reshape", "view", "view_as", "reshape_as", "flatten", "unflatten", "squeeze", "unsqueeze",
-    "permute", "permute_dims", "transpose", "swapaxes", "swapdims", "t", "movedim", "moveaxis",
+    "permute", "permute_dims", "transpose", "swapaxes", "swapdims", "t", "matrix_transpose", "movedim",
+    "moveaxis", "expand_dims",
     "expand", "expand_as", "broadcast_to", "broadcast_tensors", "repeat", "tile",
     "cat", "concat", "concatenate", "stack", "split", "chunk", "unbind", "narrow", "select",
     "flip", "fliplr", "flipud", "roll", "tril", "triu", "pad", "contiguous", "clone",
@@ -57,7 +58,8 @@ def normalize_dims(dims, ndim, op):
 
 def size_args(args, op, name="shape"):
     """``f(2, 3)`` and ``f((2, 3))`` / ``f([2, 3])`` both mean the tuple ``(2, 3)``."""
-    if len(args) == 1 and not isinstance(args[0], int) and hasattr(args[0], "__iter__"):
+    if len(args) == 1 and not isinstance(args[0], int) and hasattr(args[0], "__iter__") \
+            and getattr(args[0], "ndim", 1) != 0:
         args = tuple(args[0])
     try:
         return tuple(operator.index(s) for s in args)
@@ -215,6 +217,11 @@ def squeeze(input, dim=None, axis=None):
     if not drop:
         return View(shape).apply(input)
     return View(tuple(s for d, s in enumerate(shape) if d not in drop)).apply(input)
+
+
+def expand_dims(x, axis=0):
+    """Array-API spelling of ``unsqueeze``."""
+    return unsqueeze(x, axis)
 
 
 def unsqueeze(input, dim):
@@ -563,9 +570,8 @@ def select(input, dim, index):
     if not -n <= index < n:
         raise IndexError(f"select: index {index} is out of range for dimension {dim} with size {n}; "
                          f"valid indices are {-n}..{n - 1}")
-    index %= n
-    part = narrow(input, dim, index, 1)
-    return View(part.shape[:dim] + part.shape[dim + 1:]).apply(part)
+    from .index import BasicIndex
+    return BasicIndex((slice(None),) * dim + (index % n,)).apply(input)
 
 
 def split(tensor, split_size_or_sections, dim=0):
