@@ -170,6 +170,22 @@ def test_long_chain_does_not_recurse():
     assert math.isclose(x.grad.item(), 1.00001 ** 100_000, rel_tol=1e-4)
 
 
+@pytest.mark.parametrize("retain", [False, True])
+def test_backward_frees_saved_tensors_unless_retained(retain):
+    import gc
+    import weakref
+    x = ndgrad.tensor(random_array((3,)), requires_grad=True)
+    a = x * 2
+    b = a.sin()  # sin saves its input a
+    ref = weakref.ref(a)
+    del a
+    gc.collect()
+    assert ref() is not None  # the graph holds it until backward
+    b.sum().backward(retain_graph=retain)
+    gc.collect()
+    assert (ref() is not None) == retain
+
+
 def test_diamond_graph_and_shared_subexpressions():
     check_op([(3, 4), (4,)], lambda x, y: (lambda s: s * s.exp() + s.sin() * y)(x * y + 1))
 
@@ -568,6 +584,10 @@ def _inplace_chain(lib):
         y.add_(w, alpha=2.0)
         y.clamp_(-1.0, 1.0)
         y.mul_(2)
+        y += w  # the augmented operators are in-place too
+        y *= w
+        y -= 0.5
+        y /= 3.0
         return y.exp()
     return fn
 
@@ -615,6 +635,14 @@ def test_inplace_broadcast_and_dtype_errors():
                 torch_fn=lambda: torch.ones(4).add_(torch.ones(3, 4)))
     check_error(lambda: ndgrad.tensor([1, 2]).add_(1.5), [r"add_", r"int64", r"float"],
                 torch_fn=lambda: torch.tensor([1, 2]).add_(1.5))
+    # a failed in-place op leaves the tensor and its version as they were
+    x = ndgrad.tensor([1, 2])
+    y = ndgrad.tensor([1.0, 2.0, 3.0, 4.0])
+    versions = (x._version, y._version)
+    for bad in [lambda: x.add_(1.5), lambda: x.mul_(ndgrad.tensor([0.5, 0.5])), lambda: y.add_(ndgrad.ones(3, 4))]:
+        with pytest.raises(Exception):
+            bad()
+    assert x.tolist() == [1, 2] and y.tolist() == [1.0, 2.0, 3.0, 4.0] and (x._version, y._version) == versions
 
 
 def test_inplace_on_leaf_requiring_grad_raises():

@@ -94,6 +94,10 @@ def test_conv_transpose2d(x, w, kw):
     fcheck("conv_transpose2d", [x, w, (w[1] * kw.get("groups", 1),)], **kw)
 
 
+def test_conv_transpose3d():
+    fcheck("conv_transpose3d", [(1, 2, 3, 2, 3), (2, 2, 2, 3, 2), (2,)], stride=(2, 1, 2), padding=(0, 1, 1))
+
+
 def test_conv_transpose1d():
     fcheck("conv_transpose1d", [(2, 3, 6), (3, 2, 3), (2,)], stride=2, padding=1)
 
@@ -389,6 +393,20 @@ def test_scaled_dot_product_attention(kw):
         fcheck("scaled_dot_product_attention", inputs, **kw)
 
 
+def test_scaled_dot_product_attention_dropout_is_seeded_and_scaled():
+    q, k, v = leaf(2, 4, 6), leaf(2, 5, 6), leaf(2, 5, 3)
+    ndgrad.manual_seed(1)
+    a = NF.scaled_dot_product_attention(q, k, v, dropout_p=0.4)
+    ndgrad.manual_seed(1)
+    b = NF.scaled_dot_product_attention(q, k, v, dropout_p=0.4)
+    plain = NF.scaled_dot_product_attention(q, k, v)
+    assert tuple(a.shape) == (2, 4, 3)
+    np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+    assert not np.allclose(a.detach().numpy(), plain.detach().numpy())
+    a.sum().backward()
+    assert q.grad is not None and v.grad is not None
+
+
 @pytest.mark.parametrize("kw", [
     dict(size=(5, 7), mode="nearest"), dict(scale_factor=2, mode="nearest"), dict(scale_factor=0.5, mode="nearest"),
     dict(size=(6, 9), mode="bilinear", align_corners=False), dict(size=(6, 9), mode="bilinear", align_corners=True),
@@ -411,7 +429,7 @@ def test_embedding():
     fcheck("embedding", [idx, (6, 5)], padding_idx=2)
 
 
-@pytest.mark.parametrize("kw", [dict(), dict(p=1.0, dim=0), dict(p=3.0, dim=-1)])
+@pytest.mark.parametrize("kw", [dict(), dict(p=1.0, dim=0), dict(p=3.0, dim=-1), dict(p=float("inf"))])
 def test_normalize(kw):
     fcheck("normalize", [(4, 5)], **kw)
 
@@ -614,3 +632,7 @@ def test_other_errors():
     check_error(lambda: NF.pad(x, (4, 4), mode="reflect"), [r"reflect", r"size 4"])
     check_error(lambda: NF.gelu(x, approximate="fast"), [r"gelu", r"approximate"])
     check_error(lambda: NF.binary_cross_entropy(x, x), [r"binary_cross_entropy", r"\[0, 1\]"])
+    table = ndgrad.from_numpy(np.random.randn(6, 3))
+    check_error(lambda: NF.embedding(_int(np.array([1, 6])), table), [r"embedding", r"\b6\b", r"6 rows"], IndexError)
+    check_error(lambda: NF.one_hot(_int(np.array([1, 5])), 3), [r"one_hot", r"\b5\b", r"num_classes=3"])
+    check_error(lambda: NF.interpolate(x, mode="bilinear"), [r"interpolate", r"size", r"scale_factor"])

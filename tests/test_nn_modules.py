@@ -20,6 +20,9 @@ import ndgrad.nn.functional as F
 
 RTOL, ATOL = 1e-7, 1e-9
 
+pytestmark = [pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel"),
+              pytest.mark.filterwarnings("ignore:Implicit dimension choice for softmax")]
+
 
 # ------------------------------------------------------------------ helpers
 def to_np(t):
@@ -155,6 +158,10 @@ CASES = {
     "Conv2d-nobias": (lambda nn, T: nn.Conv2d(3, 2, 3, bias=False), [randn(2, 3, 6, 6)], {}),
     "Conv2d-unbatched": (lambda nn, T: nn.Conv2d(3, 2, 3, padding=1), [randn(3, 6, 5)], {}),
     "Conv2d-reflect": (lambda nn, T: nn.Conv2d(3, 2, 3, padding=1, padding_mode="reflect"), [randn(2, 3, 6, 6)], {}),
+    "Conv1d-circular": (lambda nn, T: nn.Conv1d(2, 3, 3, padding=2, padding_mode="circular"), [randn(2, 2, 7)], {}),
+    "Conv2d-replicate": (lambda nn, T: nn.Conv2d(2, 3, 3, padding=(1, 2), padding_mode="replicate"),
+                         [randn(2, 2, 5, 6)], {}),
+    "ConvTranspose1d": (lambda nn, T: nn.ConvTranspose1d(3, 2, 4, stride=2, padding=1), [randn(2, 3, 6)], {}),
     "Conv3d": (lambda nn, T: nn.Conv3d(2, 3, 3, padding=1), [randn(1, 2, 5, 4, 5)], {}),
     "ConvTranspose2d": (lambda nn, T: nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1),
                         [randn(2, 3, 5, 5)], {}),
@@ -171,6 +178,8 @@ CASES = {
     "AvgPool2d": (lambda nn, T: nn.AvgPool2d(3, stride=2, padding=1), [randn(2, 3, 9, 9)], {}),
     "AvgPool2d-ceil-nopad": (lambda nn, T: nn.AvgPool2d(2, ceil_mode=True, count_include_pad=False),
                              [randn(2, 3, 7, 7)], {}),
+    "AvgPool1d": (lambda nn, T: nn.AvgPool1d(3, stride=2, padding=1), [randn(2, 3, 9)], {}),
+    "AdaptiveAvgPool1d": (lambda nn, T: nn.AdaptiveAvgPool1d(4), [randn(2, 3, 9)], {}),
     "AdaptiveAvgPool2d-global": (lambda nn, T: nn.AdaptiveAvgPool2d((1, 1)), [randn(2, 3, 7, 5)], {}),
     "AdaptiveAvgPool2d-3x2": (lambda nn, T: nn.AdaptiveAvgPool2d((3, 2)), [randn(2, 3, 7, 5)], {}),
     # normalization.py
@@ -211,6 +220,19 @@ CASES = {
     "Softmax": (lambda nn, T: nn.Softmax(dim=1), [randn(4, 5, 3)], {}),
     "Softmax-implicit-dim": (lambda nn, T: nn.Softmax(), [randn(4, 5, 3)], {}),
     "LogSoftmax": (lambda nn, T: nn.LogSoftmax(dim=-1), [randn(4, 5)], {}),
+    "Softmin": (lambda nn, T: nn.Softmin(dim=0), [randn(4, 5)], {}),
+    "ReLU6": (lambda nn, T: nn.ReLU6(), [randn(4, 5) * 4], {}),
+    "PReLU": (lambda nn, T: nn.PReLU(), [randn(4, 5)], {}),
+    "PReLU-per-channel": (lambda nn, T: nn.PReLU(3, init=0.1), [randn(2, 3, 4)], {}),
+    "Mish": (lambda nn, T: nn.Mish(), [randn(4, 5)], {}),
+    "SELU": (lambda nn, T: nn.SELU(), [randn(4, 5)], {}),
+    "CELU": (lambda nn, T: nn.CELU(0.7), [randn(4, 5)], {}),
+    "Hardtanh": (lambda nn, T: nn.Hardtanh(-0.5, 0.8), [randn(4, 5)], {}),
+    "Hardsigmoid": (lambda nn, T: nn.Hardsigmoid(), [randn(4, 5) * 4], {}),
+    "Hardswish": (lambda nn, T: nn.Hardswish(), [randn(4, 5) * 4], {}),
+    "Softsign": (lambda nn, T: nn.Softsign(), [randn(4, 5)], {}),
+    "LogSigmoid": (lambda nn, T: nn.LogSigmoid(), [randn(4, 5)], {}),
+    "GLU": (lambda nn, T: nn.GLU(dim=1), [randn(4, 6)], {}),
     # rnn.py
     "LSTM": (lambda nn, T: nn.LSTM(4, 5), [randn(6, 3, 4)], {}),
     "LSTM-2layer-bidir-batch_first": (lambda nn, T: nn.LSTM(4, 5, num_layers=2, bidirectional=True,
@@ -219,6 +241,8 @@ CASES = {
                                                                           randn(2, 3, 5)],
                            {"call": lambda m, x, h, c: m(x, (h, c))}),
     "LSTM-unbatched-nobias": (lambda nn, T: nn.LSTM(4, 5, bias=False), [randn(6, 4)], {}),
+    "LSTM-dropout-eval": (lambda nn, T: nn.LSTM(4, 5, num_layers=3, dropout=0.5), [randn(6, 3, 4)],
+                          {"train": False}),
     "GRU": (lambda nn, T: nn.GRU(4, 5), [randn(6, 3, 4)], {}),
     "GRU-2layer-bidir-batch_first-h0": (lambda nn, T: nn.GRU(4, 5, num_layers=2, bidirectional=True,
                                                              batch_first=True), [randn(3, 6, 4), randn(4, 3, 5)],
@@ -574,6 +598,33 @@ def test_dropout_statistics_and_modes():
         nn.Dropout(1.5)
 
 
+def test_dropout2d_drops_whole_channels():
+    ndgrad.manual_seed(0)
+    d = nn.Dropout2d(0.5)
+    x = ndgrad.ones(50, 40, 3, 3, requires_grad=True)
+    y = to_np(d(x))
+    per_channel = y.reshape(50, 40, 9)
+    assert np.all((per_channel == 0).all(-1) | (per_channel == 2.0).all(-1))
+    assert abs((per_channel[..., 0] == 0).mean() - 0.5) < 0.05
+    d(x).sum().backward()
+    assert set(np.unique(to_np(x.grad))) <= {0.0, 2.0}
+    d.eval()
+    assert d(x) is x
+    with pytest.raises(RuntimeError, match=r"Dropout2d\(p=0.5.*4-d input.*\(4, 5\)"):
+        nn.Dropout2d()(ndgrad.ones(4, 5))
+
+
+def test_rnn_dropout_applies_between_layers_in_training_only():
+    lstm = nn.LSTM(4, 16, num_layers=2, dropout=0.5)
+    x = ndgrad.randn(5, 2, 4)
+    a, b = lstm(x)[0], lstm(x)[0]
+    assert not np.allclose(to_np(a), to_np(b))
+    lstm.eval()
+    np.testing.assert_array_equal(to_np(lstm(x)[0]), to_np(lstm(x)[0]))
+    one_layer = nn.LSTM(4, 16, dropout=0.5)  # a single layer has no inner dropout (PyTorch warns, we agree)
+    np.testing.assert_array_equal(to_np(one_layer(x)[0]), to_np(one_layer(x)[0]))
+
+
 def test_embedding_padding_idx_gets_no_gradient():
     e = nn.Embedding(5, 3, padding_idx=2)
     assert not np.any(to_np(e.weight)[2])
@@ -722,3 +773,36 @@ def test_nn_exports_functional_init_utils():
                  "MultiheadAttention", "TransformerEncoderLayer", "CrossEntropyLoss", "BatchNorm2d"]:
         assert hasattr(nn, name), name
     assert nn.functional is F
+
+
+# ------------------------------------------------------------------ GPU (skipped without CuPy and a GPU)
+@pytest.mark.cuda
+def test_modules_init_masks_and_moves_on_gpu():
+    ndgrad.manual_seed(0)
+    lin = nn.Linear(50, 40, device="cuda")
+    assert str(lin.weight.device).startswith("cuda") and float(lin.weight.abs().max().item()) <= 1 / math.sqrt(50)
+    w = nn.init.orthogonal_(ndgrad.empty(6, 4, device="cuda", dtype=ndgrad.float64))
+    np.testing.assert_allclose(to_np(w.cpu()).T @ to_np(w.cpu()), np.eye(4), atol=1e-10)
+    nn.init.trunc_normal_(w, a=-0.5, b=0.5)
+    assert float(w.abs().max().item()) <= 0.5
+
+    cpu_model = nn.MultiheadAttention(8, 2, batch_first=True).double()
+    gpu_model = copy.deepcopy(cpu_model)
+    weight = gpu_model.in_proj_weight
+    gpu_model.cuda()
+    assert gpu_model.in_proj_weight is weight and str(weight.device).startswith("cuda")
+    x = randn(2, 5, 8)
+    mask = no_full_rows(R.random((5, 5)) < 0.3)
+    kpm = np.array([[False] * 5, [False] * 3 + [True] * 2])
+    outs = []
+    for model, dev in ((cpu_model, "cpu"), (gpu_model, "cuda")):
+        xt = ndgrad.tensor(x, device=dev, requires_grad=True)
+        out, attn = model(xt, xt, xt, attn_mask=ndgrad.tensor(mask, device=dev),
+                          key_padding_mask=ndgrad.tensor(kpm, device=dev))
+        out.sum().backward()
+        outs.append([to_np(t.detach().cpu()) for t in (out, attn, xt.grad, model.in_proj_weight.grad)])
+    for c, g in zip(*outs):
+        np.testing.assert_allclose(g, c, rtol=1e-6, atol=1e-8)
+    gpu_model.cpu()
+    assert str(weight.device) == "cpu"
+    nn.utils.clip_grad_norm_(gpu_model.parameters(), 0.1)

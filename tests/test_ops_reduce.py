@@ -305,3 +305,18 @@ def test_reductions_of_non_contiguous_inputs():
     for fn in [lambda x: x.sum(0), lambda x: x.mean(-1), lambda x: x.var(0), lambda x: x.prod(1),
                lambda x: x.amax(0), lambda x: x.max(1), lambda x: x.logsumexp(0), lambda x: x.norm(dim=1)]:
         check_op([(4, 5)], fn, contiguous=False, low=0.5, high=1.5)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_reductions_on_gpu(dtype):
+    fns = [lambda x: x.sum(), lambda x: x.sum((0, 2), keepdim=True), lambda x: x.mean(1), lambda x: x.var(-1),
+           lambda x: x.std(0, correction=0), lambda x: x.prod(1), lambda x: x.max(), lambda x: x.max(1),
+           lambda x: x.amin((0, 1)), lambda x: x.argmax(2), lambda x: x.logsumexp(1), lambda x: x.cumsum(0),
+           lambda x: x.norm(), lambda x: x.norm(p=1, dim=2), lambda x: x.softmax(-1), lambda x: x.log_softmax(0)]
+    for fn in fns:
+        check_op([SHAPE], fn, dtype=dtype, low=0.5, high=1.5, device="cuda")
+    x = random_array((3, 4), "float64", 0.5, 2.0)
+    x.reshape(-1)[[2, 5, 7]] = 0.0
+    check_op([x], lambda t: t.prod(1), device="cuda")
+    check_op([np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]])], lambda t: t.amax(1), device="cuda")

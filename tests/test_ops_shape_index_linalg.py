@@ -105,6 +105,8 @@ SHAPE_CASES = [
     ("flip", [(2, 3, 4)], lambda lib, x: x.flip(0, 2) if lib is torch else x.flip((0, 2))),
     ("flip_neg", [(2, 3)], lambda lib, x: lib.flip(x, [-1])),
     ("fliplr", [(2, 3)], lambda lib, x: lib.fliplr(x)),
+    ("flip_all_axis", [(2, 3)], lambda lib, x: x.flip(0, 1) if lib is torch else ndgrad.flip(x)),
+    ("unstack", [(2, 3)], lambda lib, x: x.unbind(1) if lib is torch else ndgrad.unstack(x, axis=1)),
     ("roll", [(3, 4)], lambda lib, x: x.roll(1, 0)),
     ("roll_multi", [(3, 4)], lambda lib, x: lib.roll(x, (-1, 5), (0, 1))),
     ("roll_flat", [(3, 4)], lambda lib, x: lib.roll(x, 5)),
@@ -249,6 +251,8 @@ GATHER_CASES = [
      lambda lib, x, i: x.take_along_dim(i, 2)),
     ("take_along_dim_flat", [(3, 4), ints(11, 0, 4)], lambda lib, x, i: lib.take_along_dim(x, i)),
     ("take", [(3, 4), ints(5, -1, 5).reshape(3, 1)], lambda lib, x, i: lib.take(x, i)),
+    ("take_axis", [(3, 4), ints(3, -1, 0)],
+     lambda lib, x, i: x.index_select(1, i % 4) if lib is torch else ndgrad.take(x, i, axis=1)),
     ("masked_fill", [(3, 4), MASK_34], lambda lib, x, m: x.masked_fill(m, -2.0)),
     ("masked_fill_bcast", [(3, 4), np.array([True, False, False, True])],
      lambda lib, x, m: lib.masked_fill(x, m, 7)),
@@ -352,6 +356,8 @@ LINALG_CASES = [
     ("tensordot_2", [(2, 3, 4), (3, 4, 5)], lambda lib, a, b: lib.tensordot(a, b)),
     ("tensordot_1", [(2, 3), (3, 4)], lambda lib, a, b: lib.tensordot(a, b, dims=1)),
     ("tensordot_0", [(2,), (3,)], lambda lib, a, b: lib.tensordot(a, b, dims=0)),
+    ("tensordot_axes", [(2, 3), (3, 4)],
+     lambda lib, a, b: torch.tensordot(a, b, 1) if lib is torch else ndgrad.tensordot(a, b, axes=1)),
     ("tensordot_lists", [(2, 3, 4), (4, 5, 2)], lambda lib, a, b: lib.tensordot(a, b, dims=([0, 2], [2, 0]))),
 ]
 
@@ -594,3 +600,38 @@ def test_error_einsum_and_tensordot():
     check_error(lambda: ndgrad.einsum("ij,jk", a), ["2 operand"])
     check_error(lambda: ndgrad.einsum("ij->k", a), ["'k'"])
     check_error(lambda: ndgrad.tensordot(a, ndgrad.zeros(2, 3), 1), ["tensordot", "size 3", "size 2"])
+
+
+# -- the same ops on the GPU (CuPy), still against PyTorch on the CPU --------------------------------
+
+CUDA_IDS = {
+    "reshape_args", "reshape_0d", "view", "flatten_range", "squeeze_tuple", "permute", "mT", "movedim_multi",
+    "expand", "broadcast_tensors", "repeat", "tile_more", "cat_neg", "cat_promote", "stack_end", "split_list",
+    "chunk", "unbind", "narrow_neg", "flip", "roll_multi", "tril_k", "triu_batched", "pad_two_dims", "pad_crop",
+    "chain", "int", "slice_step", "ellipsis_mid", "tensor_repeat", "int_and_array", "split_arrays", "mask_full",
+    "mask_and_int", "numpy_index", "size0_index", "slice_tensor", "mask_value", "array_index", "gather_dup",
+    "scatter_src", "scatter_add", "index_select", "take_along_dim_bcast", "take", "masked_fill_tensor",
+    "masked_select_bcast", "index_put_acc", "dot_1d_1d", "vec_batch", "batch_bcast_4d", "batch_4d_mat",
+    "size0_inner", "bmm", "einsum_diag", "einsum_ellipsis", "einsum_bcast_letter", "einsum_three",
+    "tensordot_lists",
+}
+CUDA_CASES = [c for c in SHAPE_CASES + INDEX_CASES + SETITEM_CASES + GATHER_CASES + LINALG_CASES
+              if c[0] in CUDA_IDS]
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("case", CUDA_CASES, ids=ids(CUDA_CASES))
+def test_cuda_matches_torch(case):
+    _, inputs, fn = case
+    check_op(inputs, lambda *a: fn(torch, *a), lambda *a: fn(ndgrad, *a), device="cuda",
+             dtype=["float64" if isinstance(s, tuple) else None for s in inputs])
+
+
+@pytest.mark.cuda
+def test_cuda_setitem_and_nonzero():
+    x = ndgrad.zeros(3, 4, device="cuda")
+    v = ndgrad.ones(2, device="cuda", requires_grad=True)
+    x[[0, 2], ndgrad.tensor([1, 3])] = v * 2
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(v.grad.cpu().numpy(), [8.0, 8.0])
+    np.testing.assert_array_equal(x.nonzero().cpu().numpy(), [[0, 1], [2, 3]])

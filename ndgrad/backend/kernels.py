@@ -1,7 +1,7 @@
 """Array kernels that NumPy and CuPy lack, written once against either namespace.
 
 Convolution is im2col + one matrix product. ``im2col`` lays the receptive
-fields of an N-d input out as a (batch, channels * kernel, positions) matrix
+fields of an N-d input out as a (channels * kernel, positions * batch) matrix
 through a strided view (no Python loop over positions); ``col2im`` is its
 adjoint, a sum over the kernel offsets (one vectorised add per offset).
 Pooling uses the same strided windows.
@@ -10,7 +10,8 @@ import math
 
 import numpy as np
 
-__all__ = ["as_strided", "pad_constant", "windows", "im2col", "col2im", "erf", "output_size"]
+__all__ = ["as_strided", "pad_constant", "windows", "batch_last", "im2col", "col2im", "erf", "output_size",
+           "put_along_axis", "add_at"]
 
 
 def as_strided(xp, a, shape, strides):
@@ -58,42 +59,81 @@ def windows(xp, a, kernel, stride, dilation, out_shape):
     return as_strided(xp, a, shape, strides)
 
 
+def batch_last(xp, x, pads):
+    """(N, C, *spatial) -> a C-contiguous (C, *padded_spatial, N) array, zero-padded by ``(before, after)`` pairs.
+
+    This "batch-last" memory order is the layout convolution works in: an
+    (N, C, ...) array whose memory already has it (a convolution's output) is
+    used as it is when no padding is needed; anything else costs one copy of
+    the input (about 1/prod(kernel) of the im2col copy).
+    """
+    nd = x.ndim - 2
+    a = x.transpose((1,) + tuple(range(2, 2 + nd)) + (0,))
+    if not any(lo or hi for lo, hi in pads):
+        return a if a.flags.c_contiguous else xp.ascontiguousarray(a)
+    shape = (a.shape[0],) + tuple(n + lo + hi for n, (lo, hi) in zip(a.shape[1:-1], pads)) + (a.shape[-1],)
+    out = xp.zeros(shape, dtype=a.dtype)
+    out[(slice(None),) + tuple(slice(lo, lo + n) for n, (lo, _) in zip(a.shape[1:-1], pads))] = a
+    return out
+
+
 def im2col(xp, a, kernel, stride, dilation, out_shape):
-    """Columns ``(C * prod(kernel), N * prod(out_shape))`` of an (already padded) ``(N, C, *spatial)`` input.
+    """Columns ``(C * prod(kernel), prod(out_shape) * N)`` of a padded batch-last ``(C, *spatial, N)`` array.
 
     Rows are ordered (channel, kernel offsets), matching a weight reshaped to
-    ``(out_channels, C * prod(kernel))``; columns are ordered (batch, position).
-    The convolution is then ONE matrix product ``W @ cols`` of shape
-    (out_channels, N * positions) for the whole batch (a loop of small
-    per-sample products is several times slower in BLAS). Its result is the
-    output in (C, N, *spatial) memory order, handed on as an (N, C, ...) view.
+    ``(out_channels, C * prod(kernel))``; columns are ordered (position, batch).
+    The convolution is ONE matrix product ``W @ cols`` for the whole batch (a
+    loop of per-sample products is several times slower in BLAS), and its
+    result is the output in the same batch-last order. Batch-last makes the
+    strided copy move long contiguous runs (out_width * N elements at stride 1)
+    instead of rows of out_width elements.
     """
     nd = len(kernel)
     st = a.strides
-    n, c = a.shape[:2]
-    shape = (c,) + tuple(kernel) + (n,) + tuple(out_shape)
-    strides = (st[1],) + tuple(st[2 + i] * dilation[i] for i in range(nd)) + (st[0],) \
-        + tuple(st[2 + i] * stride[i] for i in range(nd))
+    c, n = a.shape[0], a.shape[-1]
+    shape = (c,) + tuple(kernel) + tuple(out_shape) + (n,)
+    strides = (st[0],) + tuple(st[1 + i] * dilation[i] for i in range(nd)) \
+        + tuple(st[1 + i] * stride[i] for i in range(nd)) + (st[-1],)
     cols = xp.empty(shape, dtype=a.dtype)
     cols[...] = as_strided(xp, a, shape, strides)   # the one strided copy; the reshape below is free
-    return cols.reshape(c * math.prod(kernel), n * math.prod(out_shape))
+    return cols.reshape(c * math.prod(kernel), math.prod(out_shape) * n)
 
 
 def col2im(xp, cols, padded_shape, kernel, stride, dilation, out_shape):
-    """Adjoint of ``im2col``: sum columns ``(C*prod(kernel), N*L)`` into a zero array of ``padded_shape``.
-
-    The result is an (N, C, *spatial) view of a (C, N, *spatial) buffer.
-    """
+    """Adjoint of ``im2col``: sum columns into a zero batch-last array of ``padded_shape`` = (C, *spatial, N)."""
     nd = len(kernel)
-    n, c = padded_shape[:2]
-    cols = cols.reshape((c,) + tuple(kernel) + (n,) + tuple(out_shape))
-    out = xp.zeros((c, n) + tuple(padded_shape[2:]), dtype=cols.dtype)
+    c, n = padded_shape[0], padded_shape[-1]
+    cols = cols.reshape((c,) + tuple(kernel) + tuple(out_shape) + (n,))
+    out = xp.zeros(padded_shape, dtype=cols.dtype)
     for offset in np.ndindex(*kernel):
-        dst = (slice(None), slice(None)) + tuple(
+        dst = (slice(None),) + tuple(
             slice(offset[i] * dilation[i], offset[i] * dilation[i] + stride[i] * (out_shape[i] - 1) + 1, stride[i])
             for i in range(nd))
         out[dst] += cols[(slice(None),) + offset]
-    return out.swapaxes(0, 1)
+    return out
+
+
+def put_along_axis(xp, arr, indices, values, axis):
+    """``arr[..., indices, ...] = values`` along ``axis`` (numpy's put_along_axis; a fancy-index fallback)."""
+    if hasattr(xp, "put_along_axis"):
+        xp.put_along_axis(arr, indices, values, axis)
+        return
+    axis %= arr.ndim
+    index = list(xp.ix_(*[xp.arange(n) for n in indices.shape]))
+    index[axis] = indices
+    arr[tuple(index)] = values
+
+
+def add_at(xp, out, index, values):
+    """Unbuffered ``out[index] += values`` (repeated indices accumulate)."""
+    if xp is np:
+        np.add.at(out, index, values)
+        return
+    try:
+        xp.add.at(out, index, values)
+    except (AttributeError, NotImplementedError, TypeError):
+        import cupyx
+        cupyx.scatter_add(out, index, values)
 
 
 _erf_impl = {}

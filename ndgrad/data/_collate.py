@@ -83,20 +83,20 @@ def default_collate(batch):
     if isinstance(elem, complex):
         return _wrap(np.array(batch, dtype=np.complex128))
     if isinstance(elem, (str, bytes)):
-        return list(batch)
+        return batch
     if isinstance(elem, collections.abc.Mapping):
         try:
             return type(elem)({key: default_collate([d[key] for d in batch]) for key in elem})
         except TypeError:
             return {key: default_collate([d[key] for d in batch]) for key in elem}
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):  # namedtuple
-        return type(elem)(*(default_collate(list(samples)) for samples in zip(*batch)))
+        return type(elem)(*(default_collate(samples) for samples in zip(*batch)))
     if isinstance(elem, collections.abc.Sequence):
         if any(len(s) != len(elem) for s in batch):
             raise RuntimeError(
                 "default_collate: each element in list of batch should be of equal size; got lengths "
                 f"{sorted({len(s) for s in batch})}")
-        transposed = [default_collate(list(samples)) for samples in zip(*batch)]
+        transposed = [default_collate(samples) for samples in zip(*batch)]
         if isinstance(elem, tuple):
             return transposed  # PyTorch returns a list for tuples too
         try:

@@ -5,7 +5,7 @@ from ndgrad.backend import np
 def global_seed():
     """A fresh seed drawn from ndgrad's global CPU generator (so ``ndgrad.manual_seed`` repeats it)."""
     from ndgrad import random as ndgrad_random
-    return int(ndgrad_random.generator("cpu").integers(0, 2**63 - 1))
+    return int(ndgrad_random.generator().integers(0, 2**63 - 1))
 
 
 def as_numpy_generator(generator):

@@ -9,6 +9,7 @@ order) come from the ops they are made of.
 import math
 
 from ..autograd import function as _function
+from ..backend import kernels
 from ..ops import elementwise as _ew
 from ..ops import nn as _nn
 from ..ops import shape as _shape_ops
@@ -172,6 +173,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     idx = input._data
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be an integer tensor, got {input.dtype}")
+    if max_norm is not None or scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding: max_norm, scale_grad_by_freq and sparse are not supported by ndgrad; "
+                                  "leave them at their defaults")
     n = weight.shape[0]
     if idx.size and (int(idx.min()) < -n or int(idx.max()) >= n):
         bad = int(idx.max()) if int(idx.max()) >= n else int(idx.min())
@@ -208,7 +212,7 @@ class _EmbeddingBackward(_function.Function):
         xp = self.xp
         dim = grad.shape[-1]
         out = xp.zeros((self.rows, dim), dtype=grad.dtype)
-        xp.add.at(out, self.idx.reshape(-1), grad.reshape(-1, dim))
+        kernels.add_at(xp, out, self.idx.reshape(-1), grad.reshape(-1, dim))
         if self.padding_idx is not None:
             out[self.padding_idx] = 0
         return out
@@ -224,6 +228,8 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
 
 
 def _p_norm(x, p, dim):
+    if p == math.inf:
+        return x.abs().amax(dim, keepdim=True)
     if p == 2:
         return (x * x).sum(dim, keepdim=True).sqrt()
     if p == 1:
@@ -288,8 +294,8 @@ def _interp_matrix(xp, size, out, mode, align_corners, scale, dtype):
     i0 = xp.minimum(xp.floor(src).astype(xp.int64), size - 1)
     i1 = xp.minimum(i0 + 1, size - 1)
     lam = src - i0
-    xp.add.at(m, (rows, i0), (1.0 - lam).astype(dtype))
-    xp.add.at(m, (rows, i1), lam.astype(dtype))
+    kernels.add_at(xp, m, (rows, i0), (1.0 - lam).astype(dtype))
+    kernels.add_at(xp, m, (rows, i1), lam.astype(dtype))
     return m
 
 

@@ -521,9 +521,15 @@ def take_along_dim(input, indices, dim=None):
     return TakeFlat(_dim_positions(input.xp, idx, d, tuple(x_shape))).apply(x)
 
 
-def take(input, index):
-    """``input.flatten()[index]`` (negative indices count from the end)."""
+def take(input, index, axis=None):
+    """``input.flatten()[index]`` (negative indices count from the end).
+
+    With ``axis`` (the array-API form), the entries at ``index`` along that axis.
+    """
     idx = _index_array(index, input, "take")
+    if axis is not None:
+        d = normalize_dim(axis, input.ndim, "take")
+        return IndexSelect(d, _check_bounds(idx, input.shape[d], d, "take")).apply(input)
     return TakeFlat(_check_bounds(idx, input._data.size, 0, "take")).apply(input)
 
 

@@ -300,8 +300,9 @@ def einsum(equation, *operands):
     return Einsum(subs, out, sizes).apply(*operands)
 
 
-def tensordot(a, b, dims=2):
+def tensordot(a, b, dims=2, axes=None):
     """Contract ``dims`` of a with dims of b: an int (a's last n with b's first n) or two lists."""
+    dims = dims if axes is None else axes   # the array API calls it axes
     if isinstance(dims, int) or (hasattr(dims, "__index__") and not isinstance(dims, (list, tuple))):
         n = operator.index(dims)
         if n < 0 or n > min(a.ndim, b.ndim):

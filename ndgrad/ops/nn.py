@@ -118,27 +118,34 @@ class _ConvGeometry:
         return tuple(kernels.output_size(n, k, s, lo, hi, d)
                      for n, k, s, (lo, hi), d in zip(spatial, self.kernel, self.stride, self.pads, self.dilation))
 
-    def padded(self, shape):
-        return shape[:2] + tuple(n + lo + hi for n, (lo, hi) in zip(shape[2:], self.pads))
+    def padded_batch_last(self, shape):
+        """(C, *padded spatial, N) for an input of shape (N, C, *spatial)."""
+        return (shape[1],) + tuple(n + lo + hi for n, (lo, hi) in zip(shape[2:], self.pads)) + (shape[0],)
 
     def columns(self, xp, x):
-        """im2col of x: (N, C*K, L) and the output's spatial shape."""
+        """im2col of x: (C*K, L*N) and the output's spatial shape."""
         out = self.out_shape(x.shape[2:])
-        xpad = kernels.pad_constant(xp, x, self.pads)
-        return kernels.im2col(xp, xpad, self.kernel, self.stride, self.dilation, out), out
+        a = kernels.batch_last(xp, x, self.pads)
+        return kernels.im2col(xp, a, self.kernel, self.stride, self.dilation, out), out
+
+
+def _from_batch_last(a):
+    """(C, *spatial, N) memory -> the (N, C, *spatial) view of it."""
+    return a.transpose((a.ndim - 1,) + tuple(range(a.ndim - 1)))
 
 
 def _by_channel(a):
-    """(N, C, *sp) -> (C, N * prod(sp)): a free view when a is in (C, N, ...) memory order, as conv outputs are."""
-    return a.swapaxes(0, 1).reshape(a.shape[1], -1)
+    """(N, C, *sp) -> (C, prod(sp) * N): a free view when a is in batch-last memory order, as conv outputs are."""
+    return a.transpose(tuple(range(1, a.ndim)) + (0,)).reshape(a.shape[1], -1)
 
 
 class ConvNd(Function):
     """N-d convolution (cross-correlation) of x (N, C, *sp) with weight (O, C/groups, *k), plus bias.
 
-    The output is an (N, O, *out) view of an (O, N, *out) array: the layout the
-    single GEMM ``W @ cols`` produces. Elementwise ops keep it, and the next
-    convolution's im2col and backward read it without copies.
+    The output is an (N, O, *out) view of an (O, *out, N) array: the batch-last
+    layout the single GEMM ``W @ cols`` produces. Elementwise ops and pooling
+    keep it, and the next convolution's im2col and backward read it without
+    copies.
     """
     __slots__ = ("geo", "cols")
 
@@ -156,7 +163,7 @@ class ConvNd(Function):
             y = xp.matmul(weight.reshape(g, o // g, -1), cols.reshape(g, -1, cols.shape[1])).reshape(o, -1)
         if bias is not None:
             y += bias.reshape(o, 1)
-        return y.reshape((o, n) + out).swapaxes(0, 1)
+        return _from_batch_last(y.reshape((o,) + out + (n,)))
 
     def backward(self, grad):
         need, geo = self.needs_input_grad, self.geo
@@ -191,11 +198,10 @@ class ConvTransposeNd(Function):
             w = weight.reshape(g, o // g, -1)
             cols = xp.matmul(w.transpose(0, 2, 1), gy.reshape(g, o // g, -1)).reshape(-1, gy.shape[1])
         x_shape = (n,) + self.x_shape[1:]
-        gx = kernels.col2im(xp, cols, geo.padded(x_shape), geo.kernel, geo.stride, geo.dilation, out)
+        gx = kernels.col2im(xp, cols, geo.padded_batch_last(x_shape), geo.kernel, geo.stride, geo.dilation, out)
         if any(lo or hi for lo, hi in geo.pads):
-            gx = gx[(slice(None), slice(None)) + tuple(slice(lo, lo + s) for (lo, _), s in
-                                                       zip(geo.pads, x_shape[2:]))]
-        return gx
+            gx = gx[(slice(None),) + tuple(slice(lo, lo + s) for (lo, _), s in zip(geo.pads, x_shape[2:]))]
+        return _from_batch_last(gx)
 
     def backward(self, grad):
         need, geo = self.needs_input_grad, self.geo
@@ -218,8 +224,8 @@ class ConvWeightGrad(Function):
         cols = self.cols if self.cols is not None else geo.columns(xp, x)[0]
         self.cols = None
         gy = _by_channel(gy)
-        if g == 1:
-            gw = xp.matmul(gy, cols.T)      # one GEMM over the whole batch
+        if g == 1:   # one GEMM over the whole batch, in the operand order OpenBLAS runs faster
+            gw = xp.matmul(gy, cols.T) if cols.shape[0] < gy.shape[0] else xp.matmul(cols, gy.T).T
         else:
             gw = xp.matmul(gy.reshape(g, -1, gy.shape[1]), cols.reshape(g, -1, cols.shape[1]).transpose(0, 2, 1))
         return gw.reshape(self.w_shape)
@@ -359,9 +365,16 @@ class _PoolGeometry:
                           for n, k, s, p, d, o in zip(spatial, kernel, stride, padding, dilation, self.out))
 
     @property
-    def reshapeable(self):
-        """Windows tile the input exactly (kernel == stride, no padding/dilation): pool through a reshape."""
-        return (self.kernel == self.stride and not any(self.padding) and all(d == 1 for d in self.dilation))
+    def tiles(self):
+        """Windows tile (a crop of) the input: kernel == stride, no padding or dilation, nothing past the edge."""
+        nd = len(self.kernel)
+        return (self.kernel == self.stride and not any(self.padding) and all(d == 1 for d in self.dilation)
+                and all(o * k <= n for o, k, n in zip(self.out, self.kernel, self.in_shape[-nd:])))
+
+    def tile_slices(self):
+        """For each kernel offset (row-major), the index picking that element of every window (a strided view)."""
+        return [(Ellipsis,) + tuple(slice(o, o + m * k, k) for o, m, k in zip(offset, self.out, self.kernel))
+                for offset in _ndindex(self.kernel)]
 
     @property
     def overlapping(self):
@@ -403,26 +416,67 @@ def _ndindex(shape):
 class MaxPoolNd(Function):
     """Max over windows; the gradient goes to the first maximum of each window (PyTorch's rule)."""
     __slots__ = ("geo", "arg")
+    needs_output = True
 
     def __init__(self, geo):
         self.geo = geo
 
     def forward(self, x):
         xp, geo = self.xp, self.geo
+        if geo.tiles:   # elementwise maximum of the kernel's strided slices: no copies, no argmax
+            self.arg = None
+            slices = geo.tile_slices()
+            y = x[slices[0]].copy(order="K")   # keep x's memory order (batch-last after a convolution)
+            for sl in slices[1:]:
+                xp.maximum(y, x[sl], out=y)
+            return y
         nd = len(geo.kernel)
         win = geo.windows(xp, x, -xp.inf)
-        flat = win.reshape(win.shape[:-nd] + (-1,))   # one copy (a view when nothing overlaps... rarely)
+        flat = win.reshape(win.shape[:-nd] + (-1,))   # one copy of the windows
         arg = flat.argmax(-1)[..., None]
         self.arg = arg
         return xp.take_along_axis(flat, arg, -1)[..., 0]
 
+    def _tile_argmax(self, x, y):
+        """Offset of the first maximum of each window (tiling case), shaped like the output plus a unit dim."""
+        xp = self.xp
+        slices = self.geo.tile_slices()
+        arg = xp.full(y.shape, len(slices) - 1, dtype=xp.intp)
+        for o in range(len(slices) - 2, -1, -1):
+            arg = xp.where(x[slices[o]] == y, o, arg)
+        return arg[..., None]
+
     def backward(self, grad):
+        if self.arg is None:
+            x, y = self.input(0)._data, self.output()._data
+            if not _grad_state.enabled:
+                return _wrap(self._tile_backward(x, y, grad._data))
+            self.arg = self._tile_argmax(x, y)
         return WindowScatter(self.geo, self.arg).apply(grad)
+
+    def _tile_backward(self, x, y, g):
+        """Each window's gradient to its first maximum, written through the kernel's strided slices."""
+        xp, geo = self.xp, self.geo
+        nd = len(geo.kernel)
+        covered = all(o * k == n for o, k, n in zip(geo.out, geo.kernel, geo.in_shape[-nd:]))
+        gx = xp.empty_like(x, dtype=g.dtype) if covered else xp.zeros_like(x, dtype=g.dtype)  # x's memory order
+        free = None   # windows whose maximum has not been found yet
+        for sl in geo.tile_slices():
+            hit = x[sl] == y
+            if free is None:
+                free = ~hit
+            else:
+                hit &= free
+                free &= ~hit
+            gx[sl] = g * hit
+        return gx
 
     def indices(self):
         """Flat index into each (N, C) plane of the input of every chosen maximum (return_indices)."""
         xp, geo = self.xp, self.geo
         nd = len(geo.kernel)
+        if self.arg is None:
+            raise RuntimeError("MaxPoolNd.indices: internal error, argmax not computed")
         arg = self.arg[..., 0]
         offsets = xp.unravel_index(arg, geo.kernel)
         spatial = geo.in_shape[-nd:]
@@ -447,7 +501,7 @@ class WindowScatter(Function):
         xp, geo = self.xp, self.geo
         nd = len(geo.kernel)
         cols = xp.zeros(grad.shape + (math.prod(geo.kernel),), dtype=grad.dtype)
-        xp.put_along_axis(cols, self.arg, grad[..., None], -1)
+        kernels.put_along_axis(xp, cols, self.arg, grad[..., None], -1)
         return geo.scatter(xp, cols.reshape(grad.shape + geo.kernel))
 
     def backward(self, grad):
@@ -496,6 +550,8 @@ def _max_pool(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode, 
     fn = MaxPoolNd(geo)
     y = fn.apply(input)
     if return_indices:
+        if fn.arg is None:
+            fn.arg = fn._tile_argmax(input._data, y._data)
         return y, _wrap(fn.indices())
     return y
 
@@ -951,7 +1007,7 @@ class _ClassTargets:
     def q(self, xp, shape, dtype):
         """The dense q (N, C, *) of the docstring."""
         q = xp.zeros(shape, dtype=dtype)
-        xp.put_along_axis(q, self.index, xp.expand_dims((1 - self.eps) * self.w_t, 1), 1)
+        kernels.put_along_axis(xp, q, self.index, xp.expand_dims((1 - self.eps) * self.w_t, 1), 1)
         if self.eps:
             w = self.w_c.reshape((1, -1) + (1,) * (len(shape) - 2)) if self.w_c is not None else 1.0
             q += (self.eps / self.num_classes) * w * xp.expand_dims(self.valid, 1)
@@ -996,7 +1052,7 @@ class CrossEntropy(Function):
         gx *= s * t.q_total(xp)
         picked = xp.take_along_axis(gx, t.index, 1)
         picked -= s * xp.expand_dims((1 - t.eps) * t.w_t, 1)
-        xp.put_along_axis(gx, t.index, picked, 1)
+        kernels.put_along_axis(xp, gx, t.index, picked, 1)
         if t.eps:
             w = t.w_c.reshape((1, -1) + (1,) * (gx.ndim - 2)) if t.w_c is not None else 1.0
             gx -= s * (t.eps / t.num_classes) * w * xp.expand_dims(t.valid, 1)

@@ -16,8 +16,8 @@ __all__ = [
     "reshape", "view", "view_as", "reshape_as", "flatten", "unflatten", "squeeze", "unsqueeze",
     "permute", "permute_dims", "transpose", "swapaxes", "swapdims", "t", "matrix_transpose", "movedim",
     "moveaxis", "expand_dims",
-    "expand", "expand_as", "broadcast_to", "broadcast_tensors", "repeat", "tile",
-    "cat", "concat", "concatenate", "stack", "split", "chunk", "unbind", "narrow", "select",
+    "expand", "expand_as", "broadcast_to", "broadcast_tensors", "broadcast_arrays", "repeat", "tile",
+    "cat", "concat", "concatenate", "stack", "split", "chunk", "unbind", "unstack", "narrow", "select",
     "flip", "fliplr", "flipud", "roll", "tril", "triu", "pad", "contiguous", "clone",
 ]
 
@@ -98,7 +98,7 @@ def infer_shape(shape, numel, op, in_shape):
 def can_view(array, new_shape):
     """True when ``array`` can be reshaped to ``new_shape`` without copying (PyTorch's computeStride rule)."""
     old_shape = array.shape
-    if array.size == 0 or not old_shape or old_shape == tuple(new_shape):
+    if array.size == 0 or not old_shape or old_shape == tuple(new_shape) or array.flags.c_contiguous:
         return True
     item = array.itemsize
     old_strides = [s // item for s in array.strides]
@@ -390,6 +390,11 @@ def broadcast_shapes(*shapes, op="broadcast_shapes"):
     return tuple(out)
 
 
+def broadcast_arrays(*arrays):
+    """Array-API spelling of ``broadcast_tensors``."""
+    return broadcast_tensors(*arrays)
+
+
 def broadcast_tensors(*tensors):
     """Expand every tensor to the broadcast of their shapes."""
     if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
@@ -607,8 +612,14 @@ def chunk(input, chunks, dim=0):
     return split(input, -(-n // chunks), d)
 
 
-def unbind(input, dim=0):
-    """All slices along ``dim``, each without that dim."""
+def unstack(x, axis=0):
+    """Array-API spelling of ``unbind``."""
+    return unbind(x, axis)
+
+
+def unbind(input, dim=0, axis=None):
+    """All slices along ``dim``, each without that dim (array API: ``unstack(x, axis)``)."""
+    dim = dim if axis is None else axis
     d = normalize_dim(dim, input.ndim, "unbind")
     return tuple(select(input, d, i) for i in range(input.shape[d]))
 
@@ -629,8 +640,11 @@ class Flip(Function):
         return Flip(self.dims).apply(grad)
 
 
-def flip(input, dims):
-    """Reverse the order of elements along ``dims``."""
+def flip(input, dims=None, axis=None):
+    """Reverse the order of elements along ``dims`` (array API: ``axis``, None for every dim)."""
+    dims = _pick(dims, axis, "flip", "dims", "axis")
+    if dims is None:
+        dims = tuple(range(input.ndim))
     dims = normalize_dims(dims, input.ndim, "flip") if input.ndim else ()
     return Flip(dims).apply(input)
 
@@ -660,8 +674,9 @@ class Roll(Function):
         return Roll(tuple(-s for s in self.shifts), self.dims).apply(grad)
 
 
-def roll(input, shifts, dims=None):
+def roll(input, shifts, dims=None, axis=None):
     """Shift elements cyclically along ``dims`` (or over the flattened tensor when dims is None)."""
+    dims = _pick(dims, axis, "roll", "dims", "axis")
     shift_t = tuple(shifts) if isinstance(shifts, (list, tuple)) else (shifts,)
     shift_t = tuple(operator.index(s) for s in shift_t)
     if dims is None:

@@ -70,7 +70,7 @@ def parse_idx(raw, path="<bytes>"):
 def read_idx(path, magic=None):
     """Read an IDX file (gzip or raw); ``magic`` checks the type code and dimension count."""
     raw = _read_bytes(path)
-    if magic is not None and len(raw) >= 4 and raw[0] == 0 and raw[1] == 0:
+    if magic is not None and len(raw) >= 4 and raw[0] == 0 and raw[1] == 0 and raw[2] in IDX_TYPES:
         found = int.from_bytes(raw[:4], "big")
         if found != magic:
             raise IDXError(f"{path}: magic number 0x{found:08x} ({raw[3]}-d, type 0x{raw[2]:02x}), expected "

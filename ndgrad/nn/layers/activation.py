@@ -2,7 +2,7 @@
 from ndgrad.nn import functional as F
 from ndgrad.nn import init
 from ndgrad.nn.module import Module
-from ndgrad.nn.layers._util import new_param
+from ndgrad.nn.layers._util import new_param, layer_error
 
 __all__ = ["ReLU", "ReLU6", "LeakyReLU", "PReLU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh", "Softplus",
            "ELU", "SELU", "CELU", "Hardtanh", "Hardsigmoid", "Hardswish", "Softsign", "LogSigmoid",
@@ -66,7 +66,13 @@ class PReLU(Module):
         init.constant_(self.weight, self.init)
 
     def forward(self, input):
-        return F.prelu(input, self.weight)
+        weight = self.weight
+        if self.num_parameters > 1:
+            if input.dim() < 2 or input.shape[1] != self.num_parameters:
+                raise layer_error(self, f"input with {self.num_parameters} channels in dimension 1", input)
+            weight = weight.reshape((self.num_parameters,) + (1,) * (input.dim() - 2))
+        # x for x >= 0, weight * x below: written with relu so both gradients are exact.
+        return F.relu(input) - weight * F.relu(-input)
 
     def extra_repr(self):
         return f"num_parameters={self.num_parameters}"
@@ -117,13 +123,17 @@ class LogSigmoid(_Elementwise):
 
 
 class Hardsigmoid(_InplaceElementwise):
+    """relu6(x + 3) / 6."""
+
     def forward(self, input):
-        return F.hardsigmoid(input, self.inplace)
+        return F.relu6(input + 3.0) * (1.0 / 6.0)
 
 
 class Hardswish(_InplaceElementwise):
+    """x * relu6(x + 3) / 6."""
+
     def forward(self, input):
-        return F.hardswish(input, self.inplace)
+        return input * F.relu6(input + 3.0) * (1.0 / 6.0)
 
 
 class Softplus(Module):
@@ -157,13 +167,21 @@ class ELU(Module):
 
 
 class CELU(ELU):
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1)) = alpha * elu(x / alpha)."""
+
     def forward(self, input):
-        return F.celu(input, self.alpha, self.inplace)
+        return F.elu(input * (1.0 / self.alpha)) * self.alpha
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
 
 
 class SELU(_InplaceElementwise):
+    """scale * elu(x, alpha) with the self-normalising constants."""
+
     def forward(self, input):
-        return F.selu(input, self.inplace)
+        return F.elu(input, _SELU_ALPHA) * _SELU_SCALE
 
 
 class Hardtanh(Module):
@@ -218,7 +236,12 @@ class GLU(Module):
         self.dim = dim
 
     def forward(self, input):
-        return F.glu(input, self.dim)
+        n = input.shape[self.dim]
+        if n % 2:
+            raise layer_error(self, f"an even size in dimension {self.dim}", input)
+        a = input.narrow(self.dim, 0, n // 2)
+        b = input.narrow(self.dim, n // 2, n // 2)
+        return a * b.sigmoid()
 
     def extra_repr(self):
         return f"dim={self.dim}"

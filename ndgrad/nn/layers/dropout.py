@@ -1,8 +1,10 @@
 """Dropout layers: active in training mode, the identity in eval mode."""
+import ndgrad
 from ndgrad.nn import functional as F
+from ndgrad.nn.layers._util import layer_error
 from ndgrad.nn.module import Module
 
-__all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout"]
+__all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d"]
 
 
 class _DropoutNd(Module):
@@ -24,23 +26,33 @@ class Dropout(_DropoutNd):
         return F.dropout(input, self.p, self.training, self.inplace)
 
 
-class Dropout1d(_DropoutNd):
+class _ChannelDropout(_DropoutNd):
+    """Zeroes whole channels: one keep/drop draw per (sample, channel), scaled by 1/(1-p)."""
+    _spatial = 2
+
     def forward(self, input):
-        return F.dropout1d(input, self.p, self.training, self.inplace)
+        n = self._spatial
+        if input.dim() not in (n + 1, n + 2):
+            raise layer_error(self, f"{n + 2}-d input (N, C, ...) or {n + 1}-d unbatched input (C, ...)", input)
+        if not self.training or self.p == 0:
+            return input
+        # The mask comes from F.dropout on ones shaped (N, C, 1, ..., 1), so it uses the
+        # same seeded generator and scaling as element-wise dropout.
+        mask_shape = tuple(input.shape[:input.dim() - n]) + (1,) * n
+        mask = F.dropout(ndgrad.ones(mask_shape, dtype=input.dtype, device=input.device), self.p, True)
+        return input * mask
 
 
-class Dropout2d(_DropoutNd):
+class Dropout1d(_ChannelDropout):
+    """Zeroes whole channels of (N, C, L) with probability p while training."""
+    _spatial = 1
+
+
+class Dropout2d(_ChannelDropout):
     """Zeroes whole channels of (N, C, H, W) with probability p while training."""
-
-    def forward(self, input):
-        return F.dropout2d(input, self.p, self.training, self.inplace)
+    _spatial = 2
 
 
-class Dropout3d(_DropoutNd):
-    def forward(self, input):
-        return F.dropout3d(input, self.p, self.training, self.inplace)
-
-
-class AlphaDropout(_DropoutNd):
-    def forward(self, input):
-        return F.alpha_dropout(input, self.p, self.training)
+class Dropout3d(_ChannelDropout):
+    """Zeroes whole channels of (N, C, D, H, W) with probability p while training."""
+    _spatial = 3

@@ -1,7 +1,6 @@
 """Identity, Linear, Bilinear, Flatten, Unflatten."""
 import math
 
-import ndgrad
 from ndgrad.nn import functional as F
 from ndgrad.nn import init
 from ndgrad.nn.module import Module
@@ -46,7 +45,8 @@ class Linear(Module):
         return f"Linear(in_features={self.in_features}, out_features={self.out_features})"
 
     def forward(self, input):
-        if input.dim() == 0 or input.shape[-1] != self.in_features:
+        shape = input._data.shape  # the raw shape: this check runs on every call of the hot path
+        if not shape or shape[-1] != self.in_features:
             raise layer_error(self, f"input of shape (*, {self.in_features}) (last dimension = in_features "
                               f"= {self.in_features})", input)
         return F.linear(input, self.weight, self.bias)

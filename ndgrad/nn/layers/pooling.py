@@ -4,8 +4,7 @@ from ndgrad.nn.module import Module
 from ndgrad.nn.layers._util import check_rank
 
 __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
-           "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d",
-           "AdaptiveMaxPool1d", "AdaptiveMaxPool2d"]
+           "AdaptiveAvgPool1d", "AdaptiveAvgPool2d"]
 
 _SHAPES = {1: ("(N, C, L)", "(C, L)"), 2: ("(N, C, H, W)", "(C, H, W)"),
            3: ("(N, C, D, H, W)", "(C, D, H, W)")}
@@ -130,28 +129,3 @@ class AdaptiveAvgPool2d(_AdaptivePool):
     """Average pooling to a fixed output_size (e.g. 1 for global average pooling)."""
     _dims = 2
     _pool = staticmethod(lambda *a: F.adaptive_avg_pool2d(*a))
-
-
-class AdaptiveAvgPool3d(_AdaptivePool):
-    _dims = 3
-    _pool = staticmethod(lambda *a: F.adaptive_avg_pool3d(*a))
-
-
-class _AdaptiveMaxPool(_AdaptivePool):
-    def __init__(self, output_size, return_indices=False):
-        super().__init__(output_size)
-        self.return_indices = return_indices
-
-    def forward(self, input):
-        _check_pool_input(self, input, self._dims)
-        return type(self)._pool(input, self.output_size, self.return_indices)
-
-
-class AdaptiveMaxPool1d(_AdaptiveMaxPool):
-    _dims = 1
-    _pool = staticmethod(lambda *a: F.adaptive_max_pool1d(*a))
-
-
-class AdaptiveMaxPool2d(_AdaptiveMaxPool):
-    _dims = 2
-    _pool = staticmethod(lambda *a: F.adaptive_max_pool2d(*a))
