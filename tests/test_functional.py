@@ -636,3 +636,76 @@ def test_other_errors():
     check_error(lambda: NF.embedding(_int(np.array([1, 6])), table), [r"embedding", r"\b6\b", r"6 rows"], IndexError)
     check_error(lambda: NF.one_hot(_int(np.array([1, 5])), 3), [r"one_hot", r"\b5\b", r"num_classes=3"])
     check_error(lambda: NF.interpolate(x, mode="bilinear"), [r"interpolate", r"size", r"scale_factor"])
+
+
+# ---------------------------------------------------------------------------------------------
+# GPU: the same code path on CuPy gives the CPU's numbers
+# ---------------------------------------------------------------------------------------------
+_t = lambda a: ndgrad.from_numpy(a)   # noqa: E731
+GPU_CASES = {
+    "linear": (lambda x, w, b: NF.linear(x, w, b), [(5, 4), (3, 4), (3,)]),
+    "conv2d": (lambda x, w, b: NF.conv2d(x, w, b, stride=2, padding=1, dilation=(1, 2)), [(2, 3, 9, 8), (4, 3, 3, 3), (4,)]),
+    "conv2d_groups": (lambda x, w: NF.conv2d(x, w, groups=2, padding="same"), [(2, 4, 6, 6), (6, 2, 3, 3)]),
+    "conv1d": (lambda x, w: NF.conv1d(x, w), [(2, 3, 9), (4, 3, 3)]),
+    "conv3d": (lambda x, w: NF.conv3d(x, w, padding=1), [(1, 2, 4, 4, 4), (3, 2, 2, 2, 2)]),
+    "conv_transpose2d": (lambda x, w: NF.conv_transpose2d(x, w, stride=2, output_padding=1), [(2, 3, 4, 4), (3, 2, 3, 3)]),
+    "max_pool2d": (lambda x: NF.max_pool2d(x, 2), [(2, 3, 8, 7)]),
+    "max_pool2d_general": (lambda x: NF.max_pool2d(x, 3, 2, padding=1, ceil_mode=True), [(2, 3, 8, 7)]),
+    "avg_pool2d": (lambda x: NF.avg_pool2d(x, 3, 2, padding=1, count_include_pad=False), [(2, 3, 8, 7)]),
+    "adaptive_avg_pool2d": (lambda x: NF.adaptive_avg_pool2d(x, (3, 2)), [(2, 3, 7, 5)]),
+    "batch_norm": (lambda x, w, b: NF.batch_norm(x, None, None, w, b, training=True), [(4, 3, 5), (3,), (3,)]),
+    "layer_norm": (lambda x, w, b: NF.layer_norm(x, (5,), w, b), [(4, 5), (5,), (5,)]),
+    "group_norm": (lambda x: NF.group_norm(x, 2), [(2, 4, 3)]),
+    "softmax": (lambda x: NF.softmax(x, -1), [(4, 5)]),
+    "log_softmax": (lambda x: NF.log_softmax(x, 1), [(4, 5)]),
+    "cross_entropy": (lambda x: NF.cross_entropy(x, _t(np.array([1, 0, 3, -100])), label_smoothing=0.1).reshape(1),
+                      [(4, 5)]),
+    "nll_loss": (lambda x: NF.nll_loss(x, _t(np.array([1, 0, 3]))).reshape(1), [(3, 5)]),
+    "gelu": (lambda x: NF.gelu(x), [(4, 5)]),
+    "activations": (lambda x: NF.silu(x) + NF.softplus(x) + NF.elu(x) + NF.mish(x) + NF.logsigmoid(x)
+                    + NF.leaky_relu(x) + NF.hardtanh(x), [(4, 5)]),
+    "pad_reflect": (lambda x: NF.pad(x, (1, 2, 2, 1), mode="reflect"), [(1, 2, 4, 5)]),
+    "interpolate": (lambda x: NF.interpolate(x, scale_factor=1.5, mode="bilinear"), [(1, 2, 4, 5)]),
+    "embedding": (lambda w: NF.embedding(_t(np.array([[0, 2], [2, 1]])), w), [(3, 4)]),
+    "bce_with_logits": (lambda x: NF.binary_cross_entropy_with_logits(x, _t(np.full((2, 3), 0.3))).reshape(1), [(2, 3)]),
+}
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("name", sorted(GPU_CASES))
+def test_gpu_matches_cpu(name):
+    fn, shapes = GPU_CASES[name]
+    arrays = [np.random.uniform(-1, 1, size=s) for s in shapes]
+    results = {}
+    for device in ("cpu", "cuda"):
+        inputs = [ndgrad.from_numpy(a.copy()).to(device).requires_grad_(True) for a in arrays]
+        const = {"cpu": None}
+
+        def on_device(t):   # integer targets and constants built inside fn live on the CPU: move them
+            return t
+
+        with _default_device(device):
+            out = fn(*inputs)
+        w = ndgrad.from_numpy(np.linspace(-1, 1, out.numel()).reshape(tuple(out.shape))).to(device)
+        (out * w).sum().backward()
+        results[device] = [out.detach().cpu().numpy()] + [x.grad.cpu().numpy() for x in inputs]
+        del const, on_device
+    for i, (c, g) in enumerate(zip(results["cpu"], results["cuda"])):
+        np.testing.assert_allclose(g, c, atol=1e-9, rtol=1e-7, err_msg=f"{name}: output/grad {i}")
+
+
+class _default_device:
+    """Constants the test cases build with ndgrad.from_numpy go to ``device`` (patched for the block)."""
+
+    def __init__(self, device):
+        self.device = device
+
+    def __enter__(self):
+        global _t
+        self.saved = _t
+        device = self.device
+        _t = lambda a: ndgrad.from_numpy(a).to(device)  # noqa: E731
+
+    def __exit__(self, *exc):
+        global _t
+        _t = self.saved

@@ -8,6 +8,7 @@ itself and every derivative order comes for free.
 import operator
 import string
 
+from .. import amp as _amp
 from ..autograd import function as _function
 from ..autograd.function import Function
 from ..backend import to_device
@@ -73,6 +74,8 @@ def _same_dtype(op, *tensors):
 def matmul(input, other):
     """Matrix product with PyTorch's rules for 1-d operands and broadcast batch dims."""
     input, other = _as_tensor(input, other, "matmul"), _as_tensor(other, input, "matmul")
+    if _amp.state.enabled:
+        input, other = _amp.cast_inputs(input, other)
     a, b = input.shape, other.shape
     if not a or not b:
         raise RuntimeError(f"matmul: both arguments to matmul need to be at least 1D, but they are "

@@ -16,6 +16,7 @@ transposing copies. The input gradient is the transpose matmul plus col2im.
 """
 import math
 
+from .. import amp as _amp
 from ..autograd import function as _function
 from ..autograd.function import Function
 from ..autograd.grad_mode import state as _grad_state
@@ -92,6 +93,8 @@ class Linear(Function):
 
 def linear(input, weight, bias=None):
     """y = input @ weight.T + bias (weight: (out_features, in_features))."""
+    if _amp.state.enabled:
+        input, weight, bias = _amp.cast_inputs(input, weight, bias)
     if weight.ndim != 2:
         raise ValueError(f"linear: weight must be 2-d (out_features, in_features), got shape {_shape(weight)}")
     if input.ndim == 0 or input.shape[-1] != weight.shape[1]:
@@ -276,6 +279,8 @@ def _check_conv_input(op, nd, input, weight, groups, transposed=False):
 
 
 def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
+    if _amp.state.enabled:
+        input, weight, bias = _amp.cast_inputs(input, weight, bias)
     input, unbatched = _check_conv_input(op, nd, input, weight, groups)
     kernel = _shape(weight)[2:]
     stride = _ntuple(stride, nd, "stride", op)
