@@ -228,7 +228,7 @@ def _settings(args, saved):
     saved = saved or {}
     model = args.model or saved.get("model") or DEFAULT_MODEL[args.dataset]
     if (args.dataset, model) not in TRAIN_DEFAULTS:
-        fits = [m for d, m in TRAIN_DEFAULTS if d == args.dataset]
+        fits = [m for m in MODEL_NAMES if (args.dataset, m) in TRAIN_DEFAULTS]
         raise CLIError(f"model {model!r} does not fit dataset {args.dataset!r} "
                        f"({'clips' if args.dataset == 'shapes' else 'images'}); choose one of {', '.join(fits)}")
     epochs, batch_size, lr, optimizer = TRAIN_DEFAULTS[(args.dataset, model)]
@@ -385,7 +385,6 @@ def _progress(iterable, total, desc, enabled):
 
 
 def _train_epoch(model, optimizer, dataset, config, epoch, device, progress=True):
-    import ndgrad
     from ndgrad.data import DataLoader
     from ndgrad.nn import functional as F
     # One generator per (seed, epoch): a resumed run shuffles exactly like an uninterrupted one.
@@ -410,7 +409,7 @@ def _train_epoch(model, optimizer, dataset, config, epoch, device, progress=True
         seen += n
         rate = seen / max(time.perf_counter() - t0, 1e-9)
         if bar is not None:
-            bar.set_postfix(loss=f"{total_loss / seen:.4f}", samples_s=f"{rate:,.0f}", refresh=False)
+            bar.set_postfix({"loss": f"{total_loss / seen:.4f}", "samples/s": f"{rate:,.0f}"}, refresh=False)
         elif progress and (i + 1) % report_every == 0:
             print(f"  {desc} batch {i + 1}/{len(loader)}  loss {total_loss / seen:.4f}  {rate:,.0f} samples/s",
                   flush=True)

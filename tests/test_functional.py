@@ -622,7 +622,8 @@ def test_conv_errors_name_op_and_shapes():
 def test_other_errors():
     x = ndgrad.from_numpy(np.random.randn(2, 3, 4, 4))
     check_error(lambda: NF.max_pool2d(x, 2, padding=2), [r"max_pool2d", r"half"])
-    check_error(lambda: NF.linear(ndgrad.from_numpy(np.random.randn(5, 100)), ndgrad.from_numpy(np.random.randn(10, 784))),
+    check_error(lambda: NF.linear(ndgrad.from_numpy(np.random.randn(5, 100)),
+                                  ndgrad.from_numpy(np.random.randn(10, 784))),
                 [r"linear", r"100", r"784"])
     check_error(lambda: NF.layer_norm(x, (3,)), [r"layer_norm", r"\(3,\)", r"\(2, 3, 4, 4\)"])
     check_error(lambda: NF.group_norm(x, 2), [r"group_norm", r"3 channels", r"num_groups=2"])
@@ -641,14 +642,16 @@ def test_other_errors():
 # ---------------------------------------------------------------------------------------------
 # GPU: the same code path on CuPy gives the CPU's numbers
 # ---------------------------------------------------------------------------------------------
-_t = lambda a: ndgrad.from_numpy(a)   # noqa: E731
+_t = lambda a: ndgrad.from_numpy(a)   # noqa: E731  (constants in the cases; _default_device moves them)
 GPU_CASES = {
     "linear": (lambda x, w, b: NF.linear(x, w, b), [(5, 4), (3, 4), (3,)]),
-    "conv2d": (lambda x, w, b: NF.conv2d(x, w, b, stride=2, padding=1, dilation=(1, 2)), [(2, 3, 9, 8), (4, 3, 3, 3), (4,)]),
+    "conv2d": (lambda x, w, b: NF.conv2d(x, w, b, stride=2, padding=1, dilation=(1, 2)),
+               [(2, 3, 9, 8), (4, 3, 3, 3), (4,)]),
     "conv2d_groups": (lambda x, w: NF.conv2d(x, w, groups=2, padding="same"), [(2, 4, 6, 6), (6, 2, 3, 3)]),
     "conv1d": (lambda x, w: NF.conv1d(x, w), [(2, 3, 9), (4, 3, 3)]),
     "conv3d": (lambda x, w: NF.conv3d(x, w, padding=1), [(1, 2, 4, 4, 4), (3, 2, 2, 2, 2)]),
-    "conv_transpose2d": (lambda x, w: NF.conv_transpose2d(x, w, stride=2, output_padding=1), [(2, 3, 4, 4), (3, 2, 3, 3)]),
+    "conv_transpose2d": (lambda x, w: NF.conv_transpose2d(x, w, stride=2, output_padding=1),
+                         [(2, 3, 4, 4), (3, 2, 3, 3)]),
     "max_pool2d": (lambda x: NF.max_pool2d(x, 2), [(2, 3, 8, 7)]),
     "max_pool2d_general": (lambda x: NF.max_pool2d(x, 3, 2, padding=1, ceil_mode=True), [(2, 3, 8, 7)]),
     "avg_pool2d": (lambda x: NF.avg_pool2d(x, 3, 2, padding=1, count_include_pad=False), [(2, 3, 8, 7)]),
@@ -667,7 +670,8 @@ GPU_CASES = {
     "pad_reflect": (lambda x: NF.pad(x, (1, 2, 2, 1), mode="reflect"), [(1, 2, 4, 5)]),
     "interpolate": (lambda x: NF.interpolate(x, scale_factor=1.5, mode="bilinear"), [(1, 2, 4, 5)]),
     "embedding": (lambda w: NF.embedding(_t(np.array([[0, 2], [2, 1]])), w), [(3, 4)]),
-    "bce_with_logits": (lambda x: NF.binary_cross_entropy_with_logits(x, _t(np.full((2, 3), 0.3))).reshape(1), [(2, 3)]),
+    "bce_with_logits": (lambda x: NF.binary_cross_entropy_with_logits(x, _t(np.full((2, 3), 0.3))).reshape(1),
+                        [(2, 3)]),
 }
 
 
@@ -679,17 +683,11 @@ def test_gpu_matches_cpu(name):
     results = {}
     for device in ("cpu", "cuda"):
         inputs = [ndgrad.from_numpy(a.copy()).to(device).requires_grad_(True) for a in arrays]
-        const = {"cpu": None}
-
-        def on_device(t):   # integer targets and constants built inside fn live on the CPU: move them
-            return t
-
         with _default_device(device):
             out = fn(*inputs)
         w = ndgrad.from_numpy(np.linspace(-1, 1, out.numel()).reshape(tuple(out.shape))).to(device)
         (out * w).sum().backward()
         results[device] = [out.detach().cpu().numpy()] + [x.grad.cpu().numpy() for x in inputs]
-        del const, on_device
     for i, (c, g) in enumerate(zip(results["cpu"], results["cuda"])):
         np.testing.assert_allclose(g, c, atol=1e-9, rtol=1e-7, err_msg=f"{name}: output/grad {i}")
 

@@ -122,6 +122,25 @@ SHAPE_CASES = [
     ("clone", [(2, 3)], lambda lib, x: x.clone()),
     ("clone_fn", [(2, 3)], lambda lib, x: lib.clone(x)),
     ("chain", [(2, 3, 4)], lambda lib, x: x.transpose(0, 2).reshape(4, 6)[1:].flip(0).unsqueeze(0)),
+    ("diagonal", [(3, 4)], lambda lib, x: x.diagonal()),
+    ("diagonal_offset_dims", [(2, 3, 4)], lambda lib, x: lib.diagonal(x, 1, -1, 0)),
+    ("diagonal_neg_offset", [(4, 3)], lambda lib, x: x.diagonal(-2)),
+    ("diag_embed", [(2, 3)], lambda lib, x: lib.diag_embed(x)),
+    ("diag_embed_dims", [(2, 3)], lambda lib, x: lib.diag_embed(x, -1, 0, 2)),
+    ("diag_vector", [(3,)], lambda lib, x: lib.diag(x, 1)),
+    ("diag_matrix", [(3, 4)], lambda lib, x: x.diag(-1)),
+    ("trace", [(3, 4)], lambda lib, x: x.trace()),
+    ("ravel", [(2, 3)], lambda lib, x: x.ravel()),
+    ("hstack", [(2, 3), (2, 1)], lambda lib, x, y: lib.hstack([x, y])),
+    ("hstack_1d", [(2,), (3,)], lambda lib, x, y: lib.hstack([x, y])),
+    ("vstack", [(3,), (2, 3)], lambda lib, x, y: lib.vstack([x, y])),
+    ("dstack", [(2, 3), (2, 3, 2)], lambda lib, x, y: lib.dstack([x, y])),
+    ("column_stack", [(3,), (3, 2), ()], lambda lib, x, y, z: lib.column_stack([x, y, z.expand(3)])),
+    ("atleast", [(), (3,), (2, 3)], lambda lib, x, y, z: lib.atleast_3d(x, y, z) + lib.atleast_2d(x, y)),
+    ("meshgrid_ij", [(3,), (2,), (4,)], lambda lib, x, y, z: lib.meshgrid(x, y, z, indexing="ij")),
+    ("meshgrid_xy", [(3,), (2,)], lambda lib, x, y: lib.meshgrid(x, y, indexing="xy")),
+    ("repeat_interleave", [(2, 3)], lambda lib, x: x.repeat_interleave(2)),
+    ("repeat_interleave_dim", [(2, 3)], lambda lib, x: lib.repeat_interleave(x, lib.tensor([2, 0, 1]), dim=1)),
 ]
 
 
@@ -265,6 +284,11 @@ GATHER_CASES = [
     ("index_put_acc", [(4, 3), ints(3, 0, 3), ints(1, 1, 1), (3,)],
      lambda lib, x, i, j, v: lib.index_put(x, (i, j), v, accumulate=True)),
     ("index_put_mask", [(3, 4), MASK_34, ()], lambda lib, x, m, v: x.index_put((m,), v)),
+    ("index_add", [(3, 4), ints(3, 0, 3), (3, 3)], lambda lib, x, i, s: x.index_add(1, i, s)),
+    ("index_add_alpha", [(3, 4), ints(2, 2), (2, 4)], lambda lib, x, i, s: lib.index_add(x, 0, i, s, alpha=-2)),
+    ("index_fill", [(3, 4), ints(3, 0)], lambda lib, x, i: x.index_fill(1, i, 1.5)),
+    ("index_fill_tensor", [(3, 4), ints(1), ()], lambda lib, x, i, v: lib.index_fill(x, 0, i, v)),
+    ("index_copy", [(3, 4), ints(2, 0), (3, 2)], lambda lib, x, i, s: x.index_copy(1, i, s)),
 ]
 
 
@@ -290,6 +314,9 @@ INPLACE_CASES = [
     ("masked_fill_tensor_", [(3, 4), MASK_34, ()], lambda lib, x, m, v: (x * 1).masked_fill_(m, v)),
     ("scatter_", [(3, 4), GATHER_IDX, (3, 3)], lambda lib, x, i, s: (x * 1).scatter_(1, i, s)),
     ("scatter_add_", [(3, 4), DUP_IDX, (2, 3)], lambda lib, x, i, s: (x * 1).scatter_add_(0, i, s)),
+    ("index_add_", [(3, 4), ints(3, 0, 3), (3, 3)], lambda lib, x, i, s: (x * 1).index_add_(1, i, s)),
+    ("index_fill_", [(3, 4), ints(3, 0)], lambda lib, x, i: (x * 1).index_fill_(1, i, -1.0)),
+    ("index_copy_", [(3, 4), ints(2, 0), (2, 4)], lambda lib, x, i, s: (x * 1).index_copy_(0, i, s)),
     ("index_put_", [(4, 3), ints(0, 0, 2), (3,)],
      lambda lib, x, i, v: (x * 1).index_put_((i, i), v, accumulate=True)),
 ]
@@ -412,6 +439,11 @@ GRADCHECK_CASES = [
     ("index_select", [(3, 4)], lambda x: x.index_select(1, _idx(ints(3, 3, 0)))),
     ("masked_fill", [(3, 4), ()], lambda x, v: x.masked_fill(_idx(MASK_34), v)),
     ("take_along_dim", [(3, 4)], lambda x: x.take_along_dim(_idx(DUP_IDX.T.copy()), 1)),
+    ("diagonal", [(3, 4)], lambda x: x.diagonal(1)),
+    ("diag_embed", [(2, 3)], lambda x: ndgrad.diag_embed(x, -1)),
+    ("repeat_interleave", [(2, 3)], lambda x: x.repeat_interleave(ndgrad.tensor([2, 0, 1]), dim=1)),
+    ("index_add", [(3, 4), (3, 2)], lambda x, s: x.index_add(1, _idx(ints(3, 3)), s)),
+    ("index_copy", [(3, 4), (2, 4)], lambda x, s: x.index_copy(0, _idx(ints(2, 0)), s)),
     ("matmul", [(2, 3), (3, 2)], lambda a, b: a @ b),
     ("matmul_vec", [(3,), (2, 3, 2)], lambda a, b: a @ b),
     ("matmul_batch_vec", [(2, 2, 3), (3,)], lambda a, b: a @ b),
@@ -449,6 +481,15 @@ def test_reshape_view_shares_memory_and_version():
     z = x.reshape(2, 3).t().reshape(-1)       # a transposed tensor cannot be viewed flat: a copy
     z[0] = -1.0
     assert x[0].item() == 0.0
+
+
+def test_diagonal_is_a_writable_view():
+    x = ndgrad.zeros(3, 4)
+    x.diagonal(1).fill_(2.0)
+    t = torch.zeros(3, 4)
+    t.diagonal(1).fill_(2.0)
+    np.testing.assert_array_equal(x.numpy(), t.numpy())
+    assert x._version == 1
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -590,6 +631,18 @@ def test_error_setitem_leaf_and_failed_writes_leave_input_unchanged():
 
     y = ndgrad.zeros(2, 3) * ndgrad.ones(1, requires_grad=True)
     check_error(lambda: y[0].__setitem__(1, 1.0), ["view", "clone"])
+
+
+def test_error_diagonal_and_index_add():
+    x = ndgrad.zeros(3, 4)
+    check_error(lambda: x.diagonal(0, 1, -1), ["diagonal", "same dim"],
+                torch_fn=lambda: torch.zeros(3, 4).diagonal(0, 1, -1))
+    check_error(lambda: ndgrad.diag(ndgrad.zeros(2, 2, 2)), ["diag", "1-D or 2-D"])
+    check_error(lambda: x.index_add(1, ndgrad.tensor([0, 1]), ndgrad.zeros(3, 3)),
+                ["index_add", r"\(3, 3\)", r"\(3, 2\)"],
+                torch_fn=lambda: torch.zeros(3, 4).index_add(1, torch.tensor([0, 1]), torch.zeros(3, 3)))
+    check_error(lambda: x.index_fill(1, ndgrad.tensor([4]), 1.0), ["index 4", "size 4"], IndexError)
+    check_error(lambda: x.repeat_interleave(ndgrad.tensor([1, 2]), dim=1), ["repeat_interleave", "4 entries"])
 
 
 def test_error_einsum_and_tensordot():

@@ -5,7 +5,6 @@ Names and semantics follow ``torch.utils.data``.
 import bisect
 import math
 
-from ndgrad.backend import np
 from ndgrad.data._random import as_numpy_generator
 
 

@@ -21,7 +21,7 @@ from .shape import normalize_dim, broadcast_shapes, expand, reshape
 
 __all__ = ["getitem", "setitem", "index_put", "index_put_", "gather", "scatter", "scatter_",
            "scatter_add", "scatter_add_", "index_select", "masked_fill", "masked_fill_", "masked_select",
-           "take_along_dim", "take", "nonzero", "argwhere"]
+           "take_along_dim", "take", "nonzero", "argwhere", "index_add", "index_fill", "index_copy"]
 
 
 # -- index arrays --------------------------------------------------------------------------------
@@ -626,6 +626,73 @@ def index_select(input, dim, index):
     return IndexSelect(d, idx).apply(input)
 
 
+def _index_along(input, dim, index, op):
+    d = normalize_dim(dim, input.ndim, op) if input.ndim else normalize_dim(dim, 0, op)
+    idx = _index_array(index, input, op)
+    if idx.ndim > 1 or idx.dtype.kind == "b":
+        raise IndexError(f"{op}: index must be a 1-d integer tensor, got shape {tuple(idx.shape)} of dtype "
+                         f"{idx.dtype}")
+    size = input.shape[d] if input.ndim else 1
+    return d, _check_bounds(idx.reshape(-1), size, d, op)
+
+
+def _check_source(input, d, idx, source, op):
+    want = list(input.shape)
+    if want:
+        want[d] = idx.size
+    if list(source.shape) != want and not (source.ndim == 0 and idx.size == 1):
+        raise RuntimeError(f"{op}: source of shape {tuple(source.shape)} should have shape {tuple(want)}: the "
+                           f"input's shape {tuple(input.shape)} with dim {d} of the index's length {idx.size}")
+    if source.dtype.np != input._data.dtype:
+        raise RuntimeError(f"{op}: self ({input.dtype}) and source ({source.dtype}) must have the same dtype; "
+                           f"convert source with .to({input.dtype})")
+
+
+def _dim_mask(input, d, idx):
+    """A bool mask, broadcastable to input, that is True at the positions ``idx`` along dim ``d``."""
+    xp = input.xp
+    shape = [1] * input.ndim
+    if shape:
+        shape[d] = input.shape[d]
+    mask = xp.zeros(max(input.shape[d], 1) if input.ndim else 1, dtype=bool)
+    mask[idx] = True
+    return mask.reshape(shape)
+
+
+def index_add(input, dim, index, source, *, alpha=1):
+    """``input`` plus ``alpha * source`` added at ``index`` along ``dim`` (repeats accumulate)."""
+    d, idx = _index_along(input, dim, index, "index_add")
+    _check_source(input, d, idx, source, "index_add")
+    if input.ndim == 0:
+        return input + source.reshape(()) * alpha if alpha != 1 else input + source.reshape(())
+    src = source if alpha == 1 else source * alpha
+    return input + IndexAddInto(d, idx, tuple(input.shape)).apply(src)
+
+
+def index_fill(input, dim, index, value):
+    """``input`` with ``value`` at every position ``index`` along ``dim``."""
+    d, idx = _index_along(input, dim, index, "index_fill")
+    return masked_fill(input, _dim_mask(input, d, idx), value)
+
+
+def index_copy(input, dim, index, source):
+    """``input`` with the slices at ``index`` along ``dim`` replaced by those of ``source``."""
+    d, idx = _index_along(input, dim, index, "index_copy")
+    _check_source(input, d, idx, source, "index_copy")
+    if input.ndim == 0:
+        return source.reshape(()) * 1
+    return masked_fill(input, _dim_mask(input, d, idx), 0) + IndexAddInto(d, idx, tuple(input.shape)).apply(source)
+
+
+def _composite_inplace(name, fn):
+    def op(self, *args, **kwargs):
+        from .inplace import _inplace
+        others = [a for a in args if isinstance(a, _function.Tensor)]
+        return _inplace(self, name, lambda t: fn(t, *args, **kwargs), *others)
+    op.__name__ = name
+    return op
+
+
 # -- masks ------------------------------------------------------------------------------------------
 
 class MaskedFill(Function):
@@ -724,4 +791,7 @@ METHODS = {
     "scatter_add_": scatter_add_, "index_select": index_select, "masked_fill": masked_fill,
     "masked_fill_": masked_fill_, "masked_select": masked_select, "take_along_dim": take_along_dim,
     "take": take, "nonzero": nonzero, "argwhere": argwhere,
+    "index_add": index_add, "index_add_": _composite_inplace("index_add_", index_add),
+    "index_fill": index_fill, "index_fill_": _composite_inplace("index_fill_", index_fill),
+    "index_copy": index_copy, "index_copy_": _composite_inplace("index_copy_", index_copy),
 }

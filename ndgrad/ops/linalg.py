@@ -189,6 +189,11 @@ class Einsum(Function):
 
     def forward(self, *arrays):
         eq = ",".join(self.inputs_subs) + "->" + self.output_subs
+        # Size-1 dims that broadcast against a longer one are expanded first (a view): not every
+        # backend's einsum broadcasts labelled dims itself.
+        arrays = [a if all(n == self.sizes[c] for c, n in zip(subs, a.shape)) else
+                  self.xp.broadcast_to(a, tuple(self.sizes[c] for c in subs))
+                  for a, subs in zip(arrays, self.inputs_subs)]
         # optimize=True lets numpy use BLAS (tensordot) and a good contraction order.
         return self.xp.einsum(eq, *arrays, optimize=len(arrays) > 1)
 

@@ -262,7 +262,8 @@ def _check_conv_input(op, nd, input, weight, groups, transposed=False):
     if input.ndim not in (nd + 1, nd + 2):
         raise ValueError(
             f"{op}: expected a {nd + 1}-d (unbatched) or {nd + 2}-d (batched) input of shape "
-            f"(N, C, {', '.join('*' * 0 + s for s in ('D', 'H', 'W')[3 - nd:])}), got input of shape {_shape(input)}")
+            f"(N, C, {', '.join(('D', 'H', 'W')[3 - nd:])}), got input of shape {_shape(input)}; reshape the "
+            f"input (e.g. flatten extra leading dims into the batch) before the convolution")
     unbatched = input.ndim == nd + 1
     if unbatched:
         input = input.reshape((1,) + _shape(input))
@@ -271,7 +272,8 @@ def _check_conv_input(op, nd, input, weight, groups, transposed=False):
     if channels != expected:
         raise ValueError(
             f"{op}: weight of shape {_shape(weight)} (groups={groups}) expects input with {expected} channels, "
-            f"got input of shape {_shape(input)} with {channels} channels")
+            f"got input of shape {_shape(input)} with {channels} channels; channels are dim 1 (N, C, ...): "
+            f"check the layout, or make the layer's in_channels {channels}")
     out_ch = weight.shape[1] * groups if transposed else weight.shape[0]
     if (weight.shape[0]) % groups or (not transposed and out_ch % groups):
         raise ValueError(f"{op}: {weight.shape[0]} channels are not divisible by groups={groups}")
@@ -540,9 +542,10 @@ def _pool_args(op, nd, input, kernel_size, stride, padding, dilation):
     if input.ndim not in (nd + 1, nd + 2):
         raise ValueError(f"{op}: expected a {nd + 1}-d (unbatched) or {nd + 2}-d (batched) input, "
                          f"got input of shape {_shape(input)}")
-    for k, p in zip(kernel, padding):
-        if p > k // 2:
-            raise ValueError(f"{op}: padding {padding} should be at most half of kernel_size {kernel}")
+    for k, p, d in zip(kernel, padding, dilation):
+        if p > ((k - 1) * d + 1) // 2:
+            raise ValueError(f"{op}: padding {padding} should be at most half of the effective kernel size "
+                             f"(kernel_size {kernel}, dilation {dilation})")
     return kernel, stride, padding, dilation
 
 

@@ -19,6 +19,8 @@ __all__ = [
     "expand", "expand_as", "broadcast_to", "broadcast_tensors", "broadcast_arrays", "repeat", "tile",
     "cat", "concat", "concatenate", "stack", "split", "chunk", "unbind", "unstack", "narrow", "select",
     "flip", "fliplr", "flipud", "roll", "tril", "triu", "pad", "contiguous", "clone",
+    "diagonal", "diag_embed", "diag", "trace", "ravel", "hstack", "vstack", "dstack", "column_stack",
+    "atleast_1d", "atleast_2d", "atleast_3d", "meshgrid", "repeat_interleave",
 ]
 
 
@@ -721,6 +723,197 @@ def triu(input, diagonal=0):
     return _triangle(input, diagonal, upper=True)
 
 
+# -- diagonals ---------------------------------------------------------------------------------------
+
+class Diagonal(Function):
+    """The diagonal of dims (dim1, dim2) with ``offset``, appended as the last dim (a view)."""
+    __slots__ = ("offset", "dim1", "dim2", "in_shape")
+    is_view = True
+
+    def __init__(self, offset, dim1, dim2):
+        self.offset, self.dim1, self.dim2 = offset, dim1, dim2
+
+    def forward(self, x):
+        self.in_shape = x.shape
+        # A strided view (xp.diagonal's is read-only), so in-place writes reach x as in PyTorch.
+        from ..backend import kernels
+        d1, d2, off = self.dim1, self.dim2, self.offset
+        start = [slice(None)] * x.ndim
+        start[d1] = slice(max(-off, 0), None)
+        start[d2] = slice(max(off, 0), None)
+        corner = x[tuple(start)]
+        length = max(min(corner.shape[d1], corner.shape[d2]), 0)
+        keep = [d for d in range(x.ndim) if d not in (d1, d2)]
+        shape = tuple(corner.shape[d] for d in keep) + (length,)
+        strides = tuple(corner.strides[d] for d in keep) + (corner.strides[d1] + corner.strides[d2],)
+        return kernels.as_strided(self.xp, corner, shape, strides)
+
+    def backward(self, grad):
+        return DiagEmbed(self.offset, self.dim1, self.dim2, self.in_shape).apply(grad)
+
+
+class DiagEmbed(Function):
+    """Zeros of ``shape`` with the last dim of the input written on the (dim1, dim2) diagonal."""
+    __slots__ = ("offset", "dim1", "dim2", "shape")
+
+    def __init__(self, offset, dim1, dim2, shape):
+        self.offset, self.dim1, self.dim2, self.shape = offset, dim1, dim2, shape
+
+    def forward(self, x):
+        xp = self.xp
+        out = xp.zeros(self.shape, dtype=x.dtype)
+        planes = xp.moveaxis(out, (self.dim1, self.dim2), (-2, -1))   # a writable view of out
+        i = xp.arange(x.shape[-1])
+        planes[..., i + max(-self.offset, 0), i + max(self.offset, 0)] = x
+        return out
+
+    def backward(self, grad):
+        return Diagonal(self.offset, self.dim1, self.dim2).apply(grad)
+
+
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    """The diagonal of the (dim1, dim2) planes (``offset`` > 0 above the main diagonal), as the last dim."""
+    d1 = normalize_dim(dim1, input.ndim, "diagonal")
+    d2 = normalize_dim(dim2, input.ndim, "diagonal")
+    if d1 == d2:
+        raise RuntimeError(f"diagonal: dim1 and dim2 cannot be the same dim (both are {d1})")
+    return Diagonal(operator.index(offset), d1, d2).apply(input)
+
+
+def diag_embed(input, offset=0, dim1=-2, dim2=-1):
+    """A tensor whose (dim1, dim2) diagonals are the last dim of ``input`` (zeros elsewhere)."""
+    ndim = input.ndim + 1
+    d1 = normalize_dim(dim1, ndim, "diag_embed")
+    d2 = normalize_dim(dim2, ndim, "diag_embed")
+    if d1 == d2:
+        raise RuntimeError(f"diag_embed: dim1 and dim2 cannot be the same dim (both are {d1})")
+    offset = operator.index(offset)
+    n = (input.shape[-1] if input.ndim else 1) + abs(offset)
+    rest = iter(input.shape[:-1])
+    shape = tuple(n if d in (d1, d2) else next(rest) for d in range(ndim))
+    x = input if input.ndim else reshape(input, (1,))
+    return DiagEmbed(offset, d1, d2, shape).apply(x)
+
+
+def diag(input, diagonal=0):
+    """1-d input: a square matrix with it on the ``diagonal``; 2-d input: that diagonal."""
+    if input.ndim == 1:
+        return diag_embed(input, diagonal, 0, 1)
+    if input.ndim == 2:
+        return Diagonal(operator.index(diagonal), 0, 1).apply(input)
+    raise RuntimeError(f"diag: expected a 1-D or 2-D tensor, got shape {tuple(input.shape)}; "
+                       f"use diagonal() or diag_embed() for batches")
+
+
+def trace(input):
+    """Sum of the main diagonal of a matrix."""
+    if input.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix (2-D), got shape {tuple(input.shape)}")
+    return Diagonal(0, 0, 1).apply(input).sum()
+
+
+# -- composites: stacking helpers, meshgrid, repeat_interleave -----------------------------------
+
+def ravel(input):
+    """The elements as a 1-d tensor (a view when possible)."""
+    return reshape(input, (-1,))
+
+
+def atleast_1d(*tensors):
+    out = [x if x.ndim >= 1 else reshape(x, (1,)) for x in _flat_args(tensors)]
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def atleast_2d(*tensors):
+    out = [x if x.ndim >= 2 else reshape(x, (1, -1) if x.ndim else (1, 1)) for x in _flat_args(tensors)]
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def atleast_3d(*tensors):
+    def lift(x):
+        if x.ndim == 0:
+            return reshape(x, (1, 1, 1))
+        if x.ndim == 1:
+            return reshape(x, (1, -1, 1))
+        return unsqueeze(x, -1) if x.ndim == 2 else x
+    out = [lift(x) for x in _flat_args(tensors)]
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def _flat_args(tensors):
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        return list(tensors[0])
+    return list(tensors)
+
+
+def hstack(tensors):
+    """Concatenate along dim 1 (dim 0 for 1-d tensors)."""
+    tensors = [atleast_1d(x) for x in _tensor_list(tensors, "hstack")]
+    return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors):
+    """Concatenate along dim 0 after making every tensor at least 2-d."""
+    return cat([atleast_2d(x) for x in _tensor_list(tensors, "vstack")], 0)
+
+
+def dstack(tensors):
+    """Concatenate along dim 2 after making every tensor at least 3-d."""
+    return cat([atleast_3d(x) for x in _tensor_list(tensors, "dstack")], 2)
+
+
+def column_stack(tensors):
+    """Stack 0-d/1-d tensors as columns (2-d tensors are kept) and concatenate along dim 1."""
+    cols = [reshape(x, (-1, 1)) if x.ndim <= 1 else x for x in _tensor_list(tensors, "column_stack")]
+    return cat(cols, 1)
+
+
+def meshgrid(*tensors, indexing="ij"):
+    """Coordinate grids from 1-d tensors; ``indexing`` is 'ij' (matrix) or 'xy' (Cartesian)."""
+    tensors = _flat_args(tensors)
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    for i, x in enumerate(tensors):
+        if x.ndim > 1:
+            raise RuntimeError(f"meshgrid: expects 0-d or 1-d tensors, but tensor {i} has shape {tuple(x.shape)}")
+    sizes = [x._data.size for x in tensors]
+    swap = indexing == "xy" and len(tensors) >= 2
+    if swap:
+        sizes[0], sizes[1] = sizes[1], sizes[0]
+    grids = []
+    for i, x in enumerate(tensors):
+        pos = (1 - i if i < 2 else i) if swap else i
+        shape = [1] * len(tensors)
+        shape[pos] = sizes[pos]
+        grids.append(expand(reshape(x, tuple(shape)), tuple(sizes)))
+    return tuple(grids)
+
+
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    """Repeat each element ``repeats`` times (an int, or one count per element) along ``dim``."""
+    from .index import IndexSelect
+    Tensor = _tensor_type()
+    if repeats is None:   # repeat_interleave(counts): the indices 0..n-1, each repeated counts[i] times
+        counts = input._data
+        return Tensor._wrap(input.xp.repeat(input.xp.arange(counts.size), counts), input._device)
+    if dim is None:
+        input, dim = reshape(input, (-1,)), 0
+    d = normalize_dim(dim, input.ndim, "repeat_interleave")
+    xp = input.xp
+    n = input.shape[d]
+    if isinstance(repeats, Tensor):
+        counts = repeats._data
+        if counts.ndim > 1 or (counts.size != 1 and counts.size != n):
+            raise RuntimeError(f"repeat_interleave: repeats must have {n} entries (one per element along dim "
+                               f"{d}) or be a single number, got shape {tuple(counts.shape)}")
+        counts = counts.reshape(-1)
+        if counts.size == 1:
+            counts = int(counts[0])
+    else:
+        counts = operator.index(repeats)
+    return IndexSelect(d, xp.repeat(xp.arange(n), counts)).apply(input)
+
+
 # -- padding and copies --------------------------------------------------------------------------
 
 class ConstantPad(Function):
@@ -790,4 +983,6 @@ METHODS = {
     "broadcast_to": broadcast_to, "repeat": repeat, "tile": tile, "split": split, "chunk": chunk,
     "unbind": unbind, "narrow": narrow, "select": select, "flip": flip, "fliplr": fliplr,
     "flipud": flipud, "roll": roll, "tril": tril, "triu": triu, "contiguous": contiguous, "clone": clone,
+    "diagonal": diagonal, "diag_embed": diag_embed, "diag": diag, "trace": trace, "ravel": ravel,
+    "repeat_interleave": repeat_interleave,
 }
