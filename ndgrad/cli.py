@@ -290,7 +290,7 @@ def _device(spec):
     from ndgrad.backend import get_device
     try:
         device = get_device(spec)
-    except (ValueError, TypeError, RuntimeError) as exc:
+    except (ValueError, TypeError, RuntimeError, ImportError) as exc:
         raise CLIError(f"--device {spec!r}: {exc}") from None
     if device.type == "cuda" and not ndgrad.cuda.is_available():
         raise CLIError(f"--device {spec}: no CUDA device is available here (needs CuPy and an NVIDIA GPU); "

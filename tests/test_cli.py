@@ -161,6 +161,8 @@ def test_bad_names_list_the_valid_ones(tmp_path):
     assert r.returncode == 2 and "choose one of mlp, cnn" in r.stderr
     r = run("train", "digits", "--epochs", "0", cwd=tmp_path)
     assert r.returncode == 2 and "--epochs must be at least 1" in r.stderr
+    r = run("train", "digits", "--device", "tpu", cwd=tmp_path)
+    assert r.returncode == 2 and "--device 'tpu'" in r.stderr and "cpu" in r.stderr
     r = run("frobnicate", cwd=tmp_path)
     assert r.returncode == 2 and "demo" in r.stderr and "train" in r.stderr
 

@@ -259,6 +259,15 @@ def test_digits_split_scale_and_shape():
     assert xb.shape == (5, 1, 8, 8) and yb.tolist() == test.targets[:5].tolist()
 
 
+def test_transforms_apply_per_sample():
+    ds = MovingShapes(num_samples=6, seed=0, transform=lambda x: x * 2, target_transform=lambda y: y + 10)
+    plain = MovingShapes(num_samples=6, seed=0)
+    x, y = next(iter(DataLoader(ds, batch_size=6)))
+    px, py = next(iter(DataLoader(plain, batch_size=6)))
+    np.testing.assert_array_equal(x._data, 2 * px._data)
+    assert y.tolist() == [v + 10 for v in py.tolist()]
+
+
 def test_moving_shapes_labels_match_motion():
     ds = MovingShapes(num_samples=40, seed=1)
     assert len(ds) == 40 and ds[0][0].shape == (1, 8, 16, 16)
