@@ -18,6 +18,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -37,6 +38,7 @@ IMPORT_TARGET = 2.0                                    # import ndgrad time / im
 
 THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 RESULT_MARK = "BENCH_RESULT "
+PYCACHE_DIR = os.path.join(tempfile.gettempdir(), "ndgrad-bench-pycache")
 GRAD_TOLERANCE = 1e-3
 
 
@@ -110,7 +112,9 @@ def _run_child(spec):
             return result
 
         stage = "build"
-        builder = getattr(_load_workloads(), workload)
+        workloads = _load_workloads()
+        builder = getattr(workloads, workload)
+        result["gemm_flops"] = workloads.GEMM_FLOPS_PER_STEP.get(workload)
         fw.manual_seed(0)
         prepared = builder(fw, device)
 
@@ -199,6 +203,11 @@ def _child_env(threads):
         env[name] = str(threads)
     # ndgrad imports from this checkout even when it is not pip-installed.
     env["PYTHONPATH"] = REPO_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    # Import with a warm bytecode cache, as an installed package does: without one (PYTHONDONTWRITEBYTECODE
+    # and no __pycache__ in the checkout) every fresh process compiles all of ndgrad from source again,
+    # which triples its import time. The cache lives outside the checkout.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = PYCACHE_DIR
     return env
 
 
@@ -226,6 +235,8 @@ def measure_imports(modules, repeats, env):
     """Median in-process wall time of `import <module>`, each in a fresh interpreter, interleaved."""
     samples = {m: [] for m in modules}
     errors = {}
+    for module in modules:  # untimed: fills the bytecode cache (see _child_env)
+        subprocess.run([sys.executable, "-c", f"import {module}"], env=env, capture_output=True, cwd=REPO_ROOT)
     for _ in range(repeats):
         for module in modules:
             if module in errors:
@@ -349,6 +360,9 @@ def summarize(runs, framework, workload):
         probe_after=ok[0]["probe_after"],
         failed_repeats=len(mine) - len(ok),
     )
+    flops = ok[0].get("gemm_flops")
+    if flops:
+        row["gemm_gflops"] = flops / (row["ms_per_step"] * 1e-3) / 1e9
     if row["failed_repeats"]:
         row["error"] = next(r.get("error") for r in mine if r["status"] != "ok")
     return row
@@ -378,6 +392,8 @@ def build_rows(summaries, workloads, device):
             "ndgrad_rss_mib": nd.get("peak_rss_mib"),
             "torch_rss_mib": pt.get("peak_rss_mib"),
             "rss_ratio": _ratio(nd.get("peak_rss_mib"), pt.get("peak_rss_mib")),
+            "ndgrad_gemm_gflops": nd.get("gemm_gflops"),
+            "torch_gemm_gflops": pt.get("gemm_gflops"),
         })
     return rows
 
@@ -562,6 +578,13 @@ def format_markdown(report):
         f"Device: {cfg['device']} · CPU: {machine['cpu']} ({machine['cores']} cores) · threads: {cfg['threads']} "
         f"for both frameworks ({', '.join(THREAD_ENV_VARS)}, torch.set_num_threads)",
         f"BLAS ceiling: {blas_text}",
+    ]
+    achieved = [f"{r['workload']} {_fmt(r['ndgrad_gemm_gflops'], 1)} / {_fmt(r['torch_gemm_gflops'], 1)}"
+                for r in report["rows"] if r.get("ndgrad_gemm_gflops") or r.get("torch_gemm_gflops")]
+    if achieved:
+        lines.append("Matrix-product work done per second, GFLOP/s (ndgrad / PyTorch; the step's GEMM flops "
+                     "÷ its time): " + ", ".join(achieved))
+    lines += [
         f"Each cell: median over {cfg['repeats']} fresh processes of the median of {cfg['steps']} timed steps "
         f"after {cfg['warmup']} warm-up steps · versions: "
         + ", ".join(f"{k} {v}" for k, v in versions.items()),
@@ -572,7 +595,9 @@ def format_markdown(report):
     if None not in load:
         lines.append(f"1-minute load average before/after the run: {load[0]:.2f} / {load[1]:.2f}")
     lines += [f"Note: {n}" for n in report["notes"]]
-    return "\n".join(lines) + "\n"
+    table_end = lines.index("")
+    # The lines under the table as a Markdown list (plain lines would run together into one paragraph).
+    return "\n".join(lines[:table_end + 1] + ["- " + line for line in lines[table_end + 1:]]) + "\n"
 
 
 # --------------------------------------------------------------------------- entry point

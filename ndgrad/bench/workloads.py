@@ -182,5 +182,26 @@ WORKLOADS = {
     "matmul_grad": matmul_grad,
 }
 
+def _gemm(m, k, n):
+    return 2 * m * k * n
+
+
+def _cnn_forward_gemm_flops(batch):
+    """Matrix-product flops of one CNN forward pass (convolutions as their im2col GEMMs)."""
+    return (_gemm(32, 1 * 9, 26 * 26 * batch) + _gemm(64, 32 * 9, 11 * 11 * batch)
+            + _gemm(batch, 1600, 128) + _gemm(batch, 128, 10))
+
+
+# Matrix-product work per step (forward, weight gradients, and input gradients
+# except for the first layer, whose input needs none): with the BLAS ceiling it
+# shows how much of a step is arithmetic. tiny has none worth counting.
+GEMM_FLOPS_PER_STEP = {
+    "mlp": 2 * (_gemm(128, 784, 512) + _gemm(128, 512, 512) + _gemm(128, 512, 10))
+           + _gemm(128, 512, 512) + _gemm(128, 512, 10),
+    "cnn": 3 * _cnn_forward_gemm_flops(64) - _gemm(32, 9, 26 * 26 * 64),
+    "cnn_infer": _cnn_forward_gemm_flops(256),
+    "matmul_grad": 3 * _gemm(1024, 1024, 1024),
+}
+
 # Workloads run by --device cuda unless named: tiny measures host-side overhead only.
 CUDA_WORKLOADS = ("mlp", "cnn", "cnn_infer", "matmul_grad")

@@ -9,9 +9,11 @@ import operator
 import string
 
 from .. import amp as _amp
+from ..autograd.grad_mode import state as _grad_state
 from ..autograd import function as _function
 from ..autograd.function import Function
 from ..backend import to_device
+from ..tensor import _new_tensor
 from .shape import normalize_dim, broadcast_shapes, transpose, unsqueeze, squeeze, reshape
 
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "vecdot", "inner", "outer", "ger", "einsum",
@@ -29,6 +31,8 @@ class MatMul(Function):
     def backward(self, grad):
         a, b = self.input(0), self.input(1)
         need_a, need_b = self.needs_input_grad
+        if not _grad_state.enabled and a._data.ndim >= 2 and b._data.ndim >= 2:
+            return self._raw_backward(a._data, b._data, grad._data, need_a, need_b)
         if a.ndim == 1 and b.ndim == 1:   # a dot product: grad is 0-d
             return (grad * b if need_a else None), (grad * a if need_b else None)
         # Work in the matrix form: a 1-d a is a row (1, k), a 1-d b a column (k, 1).
@@ -51,6 +55,20 @@ class MatMul(Function):
             if b.ndim == 1:
                 grad_b = squeeze(grad_b, -1)
         return grad_a, grad_b   # the engine sums broadcast batch dims back to each input's shape
+
+    def _raw_backward(self, a, b, g, need_a, need_b):
+        """First-order backward of the matrix case on raw arrays: no tensors made on the way."""
+        xp = self.xp
+        grad_a = grad_b = None
+        if need_a:
+            grad_a = _new_tensor(xp.matmul(g, xp.swapaxes(b, -1, -2)), self.device)
+        if need_b:
+            if b.ndim == 2 and a.ndim > 2:
+                gb = xp.matmul(a.reshape(-1, a.shape[-1]).T, g.reshape(-1, g.shape[-1]))
+            else:
+                gb = xp.matmul(xp.swapaxes(a, -1, -2), g)
+            grad_b = _new_tensor(gb, self.device)
+        return grad_a, grad_b
 
 
 def _as_tensor(value, like, op):
