@@ -38,6 +38,7 @@ def test_tiny_run_measures_both_frameworks_and_the_loss_falls(tiny_report):
         s = summaries[(framework, "tiny")]
         assert s["status"] == "ok", s
         assert s["ms_per_step"] > 0 and s["peak_rss_mib"] > 0
+        assert s["spread"] == 1.0 and s["ms_per_step_runs"] == [s["ms_per_step"]]   # one repeat
         assert s["check"] == "falls" and s["check_passed"] is True
         assert s["probe_after"] < s["probe_before"]
     runs = [r for r in report["runs"] if r["workload"] == "tiny"]

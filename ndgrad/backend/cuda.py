@@ -77,12 +77,17 @@ def to_gpu(array, index):
             raise out_of_memory(exc, array.nbytes) from None
 
 
-def out_of_memory(exc, asked_bytes=None):
+def out_of_memory(exc, asked_bytes=None, op=None):
+    """A MemoryError that says how much was asked for and how much the GPU has free."""
     cp = xp()
     free, total = cp.cuda.runtime.memGetInfo()
+    pool = cp.get_default_memory_pool()
     asked = f"{asked_bytes / 2**20:.1f} MiB" if asked_bytes else "an allocation"
-    return MemoryError(f"CUDA out of memory: asked for {asked}, {free / 2**20:.1f} MiB free of "
-                       f"{total / 2**20:.1f} MiB on the GPU; use a smaller batch or free tensors ({exc})")
+    where = f"{op}: " if op else ""
+    return MemoryError(f"{where}CUDA out of memory: asked for {asked}; the GPU has {free / 2**20:.1f} MiB free "
+                       f"of {total / 2**20:.1f} MiB and ndgrad's memory pool holds "
+                       f"{pool.total_bytes() / 2**20:.1f} MiB. Use a smaller batch, or drop references to "
+                       f"tensors you no longer need ({exc})")
 
 
 def synchronize(index=None):

@@ -7,6 +7,7 @@ saves a temporary. Callers pass raw arrays and get raw arrays back.
 import numpy as np
 
 _gpu_kernels = {}
+gpu_kernels_ok = True  # set to False if CuPy cannot compile them; callers then use unfused ops
 
 
 def _cupy_kernel(name, params, result, body):
@@ -38,19 +39,7 @@ def tanh_backward(grad, out):
 
 
 def sgd_momentum_(param, grad, buf, lr, momentum, dampening, weight_decay, nesterov, maximize, first):
-    """One in-place SGD step with momentum (PyTorch's formula and order of operations)."""
-    if type(param) is np.ndarray:
-        d_p = -grad if maximize else grad
-        if weight_decay:
-            d_p = d_p + weight_decay * param
-        if first:
-            buf[...] = d_p
-        else:
-            buf *= momentum
-            buf += (1 - dampening) * d_p
-        step = d_p + momentum * buf if nesterov else buf
-        param -= lr * step
-        return
+    """One in-place SGD step with momentum on the GPU (PyTorch's formula), a single kernel launch."""
     body = """
         T d = maximize ? -g : g;
         if (wd != (T)0) d = d + wd * p;
@@ -68,22 +57,9 @@ def sgd_momentum_(param, grad, buf, lr, momentum, dampening, weight_decay, neste
 
 def adam_(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_decay, decoupled, step,
           maximize=False):
-    """One in-place Adam/AdamW step (no amsgrad), PyTorch's formula."""
+    """One in-place Adam/AdamW step (no amsgrad) on the GPU, PyTorch's formula, a single kernel launch."""
     bias1 = 1 - beta1 ** step
     bias2 = 1 - beta2 ** step
-    if type(param) is np.ndarray:
-        g = -grad if maximize else grad
-        if weight_decay and decoupled:
-            param *= 1 - lr * weight_decay
-        elif weight_decay:
-            g = g + weight_decay * param
-        exp_avg *= beta1
-        exp_avg += (1 - beta1) * g
-        exp_avg_sq *= beta2
-        exp_avg_sq += (1 - beta2) * g * g
-        denom = np.sqrt(exp_avg_sq) / np.sqrt(bias2) + eps
-        param -= (lr / bias1) * exp_avg / denom
-        return
     body = """
         T gg = maximize ? -g : g;
         if (wd != (T)0) { if (decoupled) p = p * ((T)1 - lr * wd); else gg = gg + wd * p; }

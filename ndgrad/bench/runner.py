@@ -40,6 +40,7 @@ THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 RESULT_MARK = "BENCH_RESULT "
 PYCACHE_DIR = os.path.join(tempfile.gettempdir(), "ndgrad-bench-pycache")
 GRAD_TOLERANCE = 1e-3
+NOISY_SPREAD = 1.5
 
 
 # --------------------------------------------------------------------------- child
@@ -360,6 +361,7 @@ def summarize(runs, framework, workload):
         probe_after=ok[0]["probe_after"],
         failed_repeats=len(mine) - len(ok),
     )
+    row["spread"] = max(medians) / min(medians)   # > NOISY_SPREAD: the repeats disagree, the machine was busy
     flops = ok[0].get("gemm_flops")
     if flops:
         row["gemm_gflops"] = flops / (row["ms_per_step"] * 1e-3) / 1e9
@@ -505,6 +507,8 @@ def _fmt(value, digits=3):
 def _ms_cell(summary):
     if summary["status"] == "ok":
         cell = _fmt(summary["ms_per_step"])
+        if summary.get("spread", 1.0) > NOISY_SPREAD:
+            cell += " ~"
         if summary.get("failed_repeats"):
             cell += f" ({summary['failed_repeats']} repeat(s) failed)"
         return cell
@@ -594,6 +598,11 @@ def format_markdown(report):
     load = [machine.get("load_average_before"), machine.get("load_average_after")]
     if None not in load:
         lines.append(f"1-minute load average before/after the run: {load[0]:.2f} / {load[1]:.2f}")
+    noisy = [f"{s['workload']}/{FRAMEWORK_TITLES[s['framework']]}" for s in report["summaries"]
+             if s.get("spread", 1.0) > NOISY_SPREAD]
+    if noisy:
+        lines.append(f"Note: cells marked ~ ({', '.join(noisy)}) varied by more than {NOISY_SPREAD}× between "
+                     "repeats: the machine was busy; rerun them before trusting their ratio.")
     lines += [f"Note: {n}" for n in report["notes"]]
     table_end = lines.index("")
     # The lines under the table as a Markdown list (plain lines would run together into one paragraph).

@@ -58,6 +58,24 @@ class Adam(Optimizer):
             state["max_exp_avg_sq"] = _zeros_like(p)
         return state
 
+    @staticmethod
+    def _fused_gpu_step(p, state, group, lr, step, decoupled):
+        """The whole Adam/AdamW update as one CUDA kernel; False if the kernel could not be built."""
+        from ..backend import fused
+        if not fused.gpu_kernels_ok:
+            return False
+        beta1, beta2 = group["betas"]
+        try:
+            fused.adam_(p._data, p.grad._data, state["exp_avg"]._data, state["exp_avg_sq"]._data, lr, beta1,
+                        beta2, group["eps"], group["weight_decay"], decoupled, step, group["maximize"])
+        except Exception:  # a CuPy compile failure: fall back for the rest of the run
+            fused.gpu_kernels_ok = False
+            return False
+        state["exp_avg"]._bump_version()
+        state["exp_avg_sq"]._bump_version()
+        p._bump_version()
+        return True
+
     def step(self, closure=None):
         """Perform a single optimization step; returns the closure's loss if one is given."""
         loss = self._evaluate_closure(closure)
@@ -74,6 +92,9 @@ class Adam(Optimizer):
                 xp = p.xp
                 state = self._state_for(p, amsgrad)
                 step = self._increment(state["step"])
+                if p._device.type == "cuda" and not amsgrad and self._fused_gpu_step(
+                        p, state, group, lr, step, decoupled):
+                    continue
                 if weight_decay != 0 and decoupled:
                     xp.multiply(p._data, 1 - lr * weight_decay, out=p._data)
                     grad = self._grad_for_update(p, group["maximize"], 0)

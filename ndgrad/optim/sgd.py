@@ -45,6 +45,8 @@ class SGD(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
+                if momentum != 0 and p._device.type == "cuda" and _fused_gpu_step(self, p, group, lr):
+                    continue
                 xp = p.xp
                 grad = self._grad_for_update(p, group["maximize"], group["weight_decay"])
                 update = grad
@@ -73,3 +75,28 @@ class SGD(Optimizer):
                 self._add_scaled_(p, update, -lr)
                 p._bump_version()
         return loss
+
+
+def _fused_gpu_step(opt, p, group, lr):
+    """The whole momentum update as one CUDA kernel (weight decay, maximize, nesterov included).
+
+    Returns False (and the caller takes the generic path) if the kernel could not be built.
+    """
+    from ..backend import fused
+    if not fused.gpu_kernels_ok:
+        return False
+    state = opt.state[p]
+    buf = state.get("momentum_buffer")
+    first = buf is None
+    if first:
+        buf = Tensor._wrap(p.xp.empty_like(p._data))
+    try:
+        fused.sgd_momentum_(p._data, p.grad._data, buf._data, lr, group["momentum"], group["dampening"],
+                            group["weight_decay"], group["nesterov"], group["maximize"], first)
+    except Exception:  # a CuPy compile failure: fall back for the rest of the run
+        fused.gpu_kernels_ok = False
+        return False
+    state["momentum_buffer"] = buf
+    buf._bump_version()
+    p._bump_version()
+    return True
