@@ -141,19 +141,19 @@ def _like(t, dtype, device):
     return (dtype if dtype is not None else t.dtype), (device if device is not None else t.device)
 
 
-def zeros_like(t, dtype=None, device=None, requires_grad=False):
-    dtype, device = _like(t, dtype, device)
-    return zeros(t.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+def _shaped_like(factory):
+    """``<factory>_like(t, dtype=None, device=None, requires_grad=False)``: ``factory`` called with
+    ``t``'s shape, and ``t``'s dtype and device unless given."""
+    def like(t, dtype=None, device=None, requires_grad=False):
+        dtype, device = _like(t, dtype, device)
+        return factory(t.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+    like.__name__ = like.__qualname__ = factory.__name__ + "_like"
+    return like
 
 
-def ones_like(t, dtype=None, device=None, requires_grad=False):
-    dtype, device = _like(t, dtype, device)
-    return ones(t.shape, dtype=dtype, device=device, requires_grad=requires_grad)
-
-
-def empty_like(t, dtype=None, device=None, requires_grad=False):
-    dtype, device = _like(t, dtype, device)
-    return empty(t.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+zeros_like = _shaped_like(zeros)
+ones_like = _shaped_like(ones)
+empty_like = _shaped_like(empty)
 
 
 def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
@@ -271,14 +271,8 @@ def multinomial(probs, num_samples, replacement=False, generator=None):
     return Tensor._wrap(to_device(out, probs.device), probs.device)
 
 
-def rand_like(t, dtype=None, device=None, requires_grad=False):
-    dtype, device = _like(t, dtype, device)
-    return rand(t.shape, dtype=dtype, device=device, requires_grad=requires_grad)
-
-
-def randn_like(t, dtype=None, device=None, requires_grad=False):
-    dtype, device = _like(t, dtype, device)
-    return randn(t.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+rand_like = _shaped_like(rand)
+randn_like = _shaped_like(randn)
 
 
 def randint_like(t, low, high=None, dtype=None, device=None):

@@ -264,7 +264,7 @@ n = {n}
 a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
 b = np.random.default_rng(1).standard_normal((n, n), dtype=np.float32)
 a @ b
-best = min((lambda t0: (a @ b, time.perf_counter() - t0)[1])(time.perf_counter()) for _ in range(5))
+best = min((lambda t0: (a @ b, time.perf_counter() - t0)[1])(time.perf_counter()) for _ in range(10))
 print(json.dumps({{"n": n, "gflops": 2 * n ** 3 / best / 1e9}}))
 """
 
@@ -430,6 +430,8 @@ def run(args):
     if load_before is not None and load_before > 0.5:
         notes.append(f"1-minute load average was {load_before:.2f} before the run: other processes shared the CPU, "
                      "so the times are noisier (and multi-threaded BLAS can slow down sharply).")
+    log("measuring BLAS ...")   # first, before the workloads warm the machine up
+    blas = measure_blas(env, device)
     runs = []
     for repeat in range(args.repeats):
         for workload in workloads:
@@ -451,8 +453,6 @@ def run(args):
     import_modules = ["numpy", "ndgrad"] + (["torch"] if torch_installed else [])
     log("timing imports ...")
     imports = measure_imports(import_modules, args.import_repeats, env) if args.import_repeats else {}
-    log("measuring BLAS ...")
-    blas = measure_blas(env, device)
 
     rows = build_rows(summaries, workloads, device)
     report = {

@@ -15,7 +15,81 @@ def _normalize_index(idx, length, kind):
     return idx % length
 
 
-class Sequential(Module):
+def _as_parameter(value):
+    return value if isinstance(value, Parameter) else Parameter(value)
+
+
+def _parameters_repr(module):
+    return "\n".join(f"({k}): Parameter containing: [{p.dtype} of size {tuple(p.shape)}]"
+                     for k, p in module._parameters.items())
+
+
+class _ModuleSequenceMethods:
+    """What Sequential and ModuleList share: their modules sit in ``_modules`` under '0', '1', ..."""
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules):
+        for module in modules:
+            self.append(module)
+        return self
+
+    def _renumber(self, modules):
+        # Indices stay 0..n-1 after a delete or insert, as in PyTorch.
+        self._modules.clear()
+        for i, module in enumerate(modules):
+            self.add_module(str(i), module)
+
+
+class _DictMethods:
+    """The dict interface ModuleDict and ParameterDict share over one registry:
+    ``_registry_name`` is '_modules' or '_parameters'; ``__setitem__`` is each class's own."""
+
+    _registry_name = None
+
+    @property
+    def _registry(self):
+        return getattr(self, self._registry_name)
+
+    def __getitem__(self, key):
+        return self._registry[key]
+
+    def __delitem__(self, key):
+        del self._registry[key]
+
+    def __len__(self):
+        return len(self._registry)
+
+    def __iter__(self):
+        return iter(self._registry)
+
+    def __contains__(self, key):
+        return key in self._registry
+
+    def keys(self):
+        return self._registry.keys()
+
+    def items(self):
+        return self._registry.items()
+
+    def values(self):
+        return self._registry.values()
+
+    def _update_from(self, pairs):
+        items = pairs.items() if hasattr(pairs, "items") else pairs
+        for key, value in items:
+            self[key] = value
+
+
+class Sequential(_ModuleSequenceMethods, Module):
     """Modules applied in order: ``Sequential(m1, m2)`` or ``Sequential(OrderedDict(name=m))``."""
 
     def __init__(self, *args):
@@ -49,26 +123,7 @@ class Sequential(Module):
                 delattr(self, key)
         else:
             delattr(self, keys[_normalize_index(idx, len(keys), "Sequential")])
-        # Re-number so indices stay 0..n-1, as PyTorch does.
-        items = list(self._modules.values())
-        self._modules.clear()
-        for i, module in enumerate(items):
-            self._modules[str(i)] = module
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules):
-        for module in modules:
-            self.append(module)
-        return self
+        self._renumber(list(self._modules.values()))
 
     def insert(self, index, module):
         n = len(self._modules)
@@ -77,13 +132,11 @@ class Sequential(Module):
         index = index % (n + 1) if index < 0 else index
         items = list(self._modules.values())
         items.insert(index, module)
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self.add_module(str(i), m)
+        self._renumber(items)
         return self
 
 
-class ModuleList(Module):
+class ModuleList(_ModuleSequenceMethods, Module):
     """A list of modules whose parameters are registered (``ModuleList([m1, m2])``)."""
 
     def __init__(self, modules=None):
@@ -102,84 +155,41 @@ class ModuleList(Module):
     def __delitem__(self, idx):
         items = list(self._modules.values())
         del items[idx]
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self._modules[str(i)] = m
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
+        self._renumber(items)
 
     def __iadd__(self, modules):
         return self.extend(modules)
 
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules):
-        for module in modules:
-            self.append(module)
-        return self
-
     def insert(self, index, module):
         items = list(self._modules.values())
         items.insert(index, module)
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self.add_module(str(i), m)
+        self._renumber(items)
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList has no forward(): iterate over it and call its modules")
 
 
-class ModuleDict(Module):
+class ModuleDict(_DictMethods, Module):
     """An ordered dict of modules whose parameters are registered."""
+
+    _registry_name = "_modules"
 
     def __init__(self, modules=None):
         super().__init__()
         if modules is not None:
             self.update(modules)
 
-    def __getitem__(self, key):
-        return self._modules[key]
-
     def __setitem__(self, key, module):
         self.add_module(key, module)
 
-    def __delitem__(self, key):
-        del self._modules[key]
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules)
-
-    def __contains__(self, key):
-        return key in self._modules
-
-    def keys(self):
-        return self._modules.keys()
-
-    def items(self):
-        return self._modules.items()
-
-    def values(self):
-        return self._modules.values()
+    def update(self, modules):
+        self._update_from(modules)
 
     def pop(self, key):
         return self._modules.pop(key)
 
     def clear(self):
         self._modules.clear()
-
-    def update(self, modules):
-        items = modules.items() if hasattr(modules, "items") else modules
-        for key, module in items:
-            self[key] = module
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleDict has no forward(): index it and call its modules")
@@ -200,7 +210,7 @@ class ParameterList(Module):
 
     def __setitem__(self, idx, param):
         idx = _normalize_index(idx, len(self), "ParameterList")
-        self.register_parameter(str(idx), param if isinstance(param, Parameter) else Parameter(param))
+        self.register_parameter(str(idx), _as_parameter(param))
 
     def __len__(self):
         return len(self._parameters)
@@ -209,8 +219,7 @@ class ParameterList(Module):
         return iter(self._parameters.values())
 
     def append(self, param):
-        param = param if isinstance(param, Parameter) else Parameter(param)
-        self.register_parameter(str(len(self)), param)
+        self.register_parameter(str(len(self)), _as_parameter(param))
         return self
 
     def extend(self, params):
@@ -218,51 +227,23 @@ class ParameterList(Module):
             self.append(p)
         return self
 
-    def extra_repr(self):
-        return "\n".join(f"({k}): Parameter containing: [{p.dtype} of size {tuple(p.shape)}]"
-                         for k, p in self._parameters.items())
+    extra_repr = _parameters_repr
 
 
-class ParameterDict(Module):
+class ParameterDict(_DictMethods, Module):
     """An ordered dict of Parameters."""
+
+    _registry_name = "_parameters"
 
     def __init__(self, parameters=None):
         super().__init__()
         if parameters is not None:
             self.update(parameters)
 
-    def __getitem__(self, key):
-        return self._parameters[key]
-
     def __setitem__(self, key, param):
-        self.register_parameter(key, param if isinstance(param, Parameter) else Parameter(param))
-
-    def __delitem__(self, key):
-        del self._parameters[key]
-
-    def __len__(self):
-        return len(self._parameters)
-
-    def __iter__(self):
-        return iter(self._parameters)
-
-    def __contains__(self, key):
-        return key in self._parameters
-
-    def keys(self):
-        return self._parameters.keys()
-
-    def items(self):
-        return self._parameters.items()
-
-    def values(self):
-        return self._parameters.values()
+        self.register_parameter(key, _as_parameter(param))
 
     def update(self, parameters):
-        items = parameters.items() if hasattr(parameters, "items") else parameters
-        for key, p in items:
-            self[key] = p
+        self._update_from(parameters)
 
-    def extra_repr(self):
-        return "\n".join(f"({k}): Parameter containing: [{p.dtype} of size {tuple(p.shape)}]"
-                         for k, p in self._parameters.items())
+    extra_repr = _parameters_repr

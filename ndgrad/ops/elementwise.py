@@ -1,5 +1,6 @@
 """Elementwise ops: arithmetic, math functions, comparisons, casts; forward and gradient side by side."""
 import builtins
+import operator
 
 from .. import dtypes
 from ..autograd.function import Function
@@ -182,29 +183,32 @@ class RPowScalar(Function):
         return grad * self.output() * math.log(self.base)
 
 
-class Maximum(_Binary):
+class _Extremum(_Binary):
+    """Maximum / Minimum: the winning input gets the gradient; ties split it evenly, like PyTorch."""
+    __slots__ = ()
+    _beats = None  # operator.gt for Maximum, operator.lt for Minimum
+
+    def backward(self, grad):
+        a, b = self.input(0), self.input(1)
+        beats = type(self)._beats
+        half = grad * 0.5
+        ga = where(beats(a, b), grad, where(a == b, half, 0.0)) if self.needs_input_grad[0] else None
+        gb = where(beats(b, a), grad, where(a == b, half, 0.0)) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Maximum(_Extremum):
+    _beats = staticmethod(operator.gt)
+
     def compute(self, a, b):
         return self.xp.maximum(a, b)
 
-    def backward(self, grad):
-        # The larger input gets the gradient; ties split it evenly, like PyTorch.
-        a, b = self.input(0), self.input(1)
-        half = grad * 0.5
-        ga = where(a > b, grad, where(a == b, half, 0.0)) if self.needs_input_grad[0] else None
-        gb = where(b > a, grad, where(a == b, half, 0.0)) if self.needs_input_grad[1] else None
-        return ga, gb
 
+class Minimum(_Extremum):
+    _beats = staticmethod(operator.lt)
 
-class Minimum(_Binary):
     def compute(self, a, b):
         return self.xp.minimum(a, b)
-
-    def backward(self, grad):
-        a, b = self.input(0), self.input(1)
-        half = grad * 0.5
-        ga = where(a < b, grad, where(a == b, half, 0.0)) if self.needs_input_grad[0] else None
-        gb = where(b < a, grad, where(a == b, half, 0.0)) if self.needs_input_grad[1] else None
-        return ga, gb
 
 
 # -- a tensor and a Python number: one-input nodes, no tensor made for the number -----------------
@@ -878,8 +882,16 @@ logical_or = _logical(lambda xp, a, b: xp.logical_or(a, b), "logical_or")
 logical_xor = _logical(lambda xp, a, b: xp.logical_xor(a, b), "logical_xor")
 
 
-def logical_not(input):
-    return Tensor._wrap(input.xp.asarray(input.xp.logical_not(input._data)), input._device)
+def _bool_map(name):
+    """A non-differentiable one-input op returning a bool tensor: ``xp.<name>`` on the raw array."""
+    def op(input):
+        xp = input.xp
+        return Tensor._wrap(xp.asarray(getattr(xp, name)(input._data)), input._device)
+    op.__name__ = name
+    return op
+
+
+logical_not = _bool_map("logical_not")
 
 
 def _bitwise(fn, name):
@@ -908,16 +920,9 @@ def bitwise_not(input):
     return Tensor._wrap(input.xp.asarray(~input._data), input._device)
 
 
-def isnan(input):
-    return Tensor._wrap(input.xp.asarray(input.xp.isnan(input._data)), input._device)
-
-
-def isinf(input):
-    return Tensor._wrap(input.xp.asarray(input.xp.isinf(input._data)), input._device)
-
-
-def isfinite(input):
-    return Tensor._wrap(input.xp.asarray(input.xp.isfinite(input._data)), input._device)
+isnan = _bool_map("isnan")
+isinf = _bool_map("isinf")
+isfinite = _bool_map("isfinite")
 
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):

@@ -46,32 +46,24 @@ class Adagrad(Optimizer):
 
     def step(self, closure=None):
         """Perform a single optimization step; returns the closure's loss if one is given."""
-        loss = self._evaluate_closure(closure)
-        for group in self.param_groups:
-            lr = float(group["lr"])  # also accepts a 1-element tensor, like torch
-            lr_decay = group["lr_decay"]
-            eps = group["eps"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                xp = p.xp
-                state = self._state_for(p, group)
-                step = self._increment(state["step"])
-                grad = self._grad_for_update(p, group["maximize"], group["weight_decay"])
-                clr = lr / (1 + (step - 1) * lr_decay)
+        return self._step_params(closure, self._update_param)
 
-                # state_sum.addcmul_(grad, grad, value=1)
-                state_sum = state["sum"]._data
-                std = self._scratch(p, "tmp")
-                xp.multiply(grad, grad, out=std)
-                xp.add(state_sum, std, out=state_sum)
-                state["sum"]._bump_version()
-                # std = state_sum.sqrt().add_(eps); param.addcdiv_(grad, std, value=-clr)
-                xp.sqrt(state_sum, out=std)
-                xp.add(std, eps, out=std)
-                numer = self._scratch(p, "update")
-                xp.multiply(grad, -clr, out=numer)
-                xp.divide(numer, std, out=numer)
-                xp.add(p._data, numer, out=p._data)
-                p._bump_version()
-        return loss
+    def _update_param(self, p, group, lr):
+        """One parameter's Adagrad update, in torch's single-tensor order."""
+        xp = p.xp
+        state = self._state_for(p, group)
+        step = self._increment(state["step"])
+        grad = self._grad_for_update(p, group["maximize"], group["weight_decay"])
+        clr = lr / (1 + (step - 1) * group["lr_decay"])
+
+        # state_sum.addcmul_(grad, grad, value=1)
+        state_sum = state["sum"]._data
+        std = self._scratch(p, "tmp")
+        xp.multiply(grad, grad, out=std)
+        xp.add(state_sum, std, out=state_sum)
+        state["sum"]._bump_version()
+        # std = state_sum.sqrt().add_(eps)
+        xp.sqrt(state_sum, out=std)
+        xp.add(std, group["eps"], out=std)
+        self._addcdiv_(p, grad, std, -clr)
+        p._bump_version()

@@ -1,13 +1,7 @@
 """Adam and AdamW (``torch.optim.Adam`` / ``torch.optim.AdamW``), with amsgrad, maximize and weight decay."""
-from ndgrad.tensor import Tensor
-
-from .optimizer import Optimizer, _check_non_negative, _check_unsupported
+from .optimizer import Optimizer, _check_non_negative, _check_unsupported, _zeros_state
 
 __all__ = ["Adam", "AdamW"]
-
-
-def _zeros_like(p):
-    return Tensor._wrap(p.xp.zeros_like(p._data))
 
 
 class Adam(Optimizer):
@@ -50,12 +44,12 @@ class Adam(Optimizer):
         state = self.state[p]
         if len(state) == 0:
             state["step"] = self._step_counter()
-            state["exp_avg"] = _zeros_like(p)
-            state["exp_avg_sq"] = _zeros_like(p)
+            state["exp_avg"] = _zeros_state(p)
+            state["exp_avg_sq"] = _zeros_state(p)
             if amsgrad:
-                state["max_exp_avg_sq"] = _zeros_like(p)
+                state["max_exp_avg_sq"] = _zeros_state(p)
         elif amsgrad and "max_exp_avg_sq" not in state:
-            state["max_exp_avg_sq"] = _zeros_like(p)
+            state["max_exp_avg_sq"] = _zeros_state(p)
         return state
 
     @staticmethod
@@ -78,66 +72,55 @@ class Adam(Optimizer):
 
     def step(self, closure=None):
         """Perform a single optimization step; returns the closure's loss if one is given."""
-        loss = self._evaluate_closure(closure)
-        for group in self.param_groups:
-            lr = float(group["lr"])  # also accepts a 1-element tensor, like torch
-            beta1, beta2 = group["betas"]
-            eps = group["eps"]
-            weight_decay = group["weight_decay"]
-            amsgrad = group["amsgrad"]
-            decoupled = group.get("decoupled_weight_decay", False)
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                xp = p.xp
-                state = self._state_for(p, amsgrad)
-                step = self._increment(state["step"])
-                if p._device.type == "cuda" and not amsgrad and self._fused_gpu_step(
-                        p, state, group, lr, step, decoupled):
-                    continue
-                if weight_decay != 0 and decoupled:
-                    xp.multiply(p._data, 1 - lr * weight_decay, out=p._data)
-                    grad = self._grad_for_update(p, group["maximize"], 0)
-                else:
-                    grad = self._grad_for_update(p, group["maximize"], weight_decay)
-                exp_avg = state["exp_avg"]._data
-                exp_avg_sq = state["exp_avg_sq"]._data
-                tmp = self._scratch(p, "tmp")
+        return self._step_params(closure, self._update_param)
 
-                # exp_avg.lerp_(grad, 1 - beta1)
-                self._lerp_(xp, exp_avg, grad, 1 - beta1, tmp)
-                # exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-                xp.multiply(exp_avg_sq, beta2, out=exp_avg_sq)
-                xp.multiply(grad, 1 - beta2, out=tmp)
-                xp.multiply(tmp, grad, out=tmp)
-                xp.add(exp_avg_sq, tmp, out=exp_avg_sq)
+    def _update_param(self, p, group, lr):
+        """One parameter's Adam/AdamW update, in torch's single-tensor order."""
+        beta1, beta2 = group["betas"]
+        eps = group["eps"]
+        weight_decay = group["weight_decay"]
+        amsgrad = group["amsgrad"]
+        decoupled = group.get("decoupled_weight_decay", False)
+        xp = p.xp
+        state = self._state_for(p, amsgrad)
+        step = self._increment(state["step"])
+        if p._device.type == "cuda" and not amsgrad and self._fused_gpu_step(
+                p, state, group, lr, step, decoupled):
+            return
+        if weight_decay != 0 and decoupled:
+            xp.multiply(p._data, 1 - lr * weight_decay, out=p._data)
+            grad = self._grad_for_update(p, group["maximize"], 0)
+        else:
+            grad = self._grad_for_update(p, group["maximize"], weight_decay)
+        exp_avg = state["exp_avg"]._data
+        exp_avg_sq = state["exp_avg_sq"]._data
+        tmp = self._scratch(p, "tmp")
 
-                bias_correction1 = 1 - beta1**step
-                bias_correction2 = 1 - beta2**step
-                step_size = lr / bias_correction1
-                bias_correction2_sqrt = bias_correction2**0.5
+        # exp_avg.lerp_(grad, 1 - beta1)
+        self._lerp_(xp, exp_avg, grad, 1 - beta1, tmp)
+        self._update_square_avg_(xp, exp_avg_sq, grad, beta2, tmp)
 
-                second_moment = exp_avg_sq
-                if amsgrad:
-                    max_exp_avg_sq = state["max_exp_avg_sq"]._data
-                    xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
-                    state["max_exp_avg_sq"]._bump_version()
-                    second_moment = max_exp_avg_sq
-                # denom = (second_moment.sqrt() / bias_correction2_sqrt).add_(eps)
-                denom = tmp
-                xp.sqrt(second_moment, out=denom)
-                xp.divide(denom, bias_correction2_sqrt, out=denom)
-                xp.add(denom, eps, out=denom)
-                # param.addcdiv_(exp_avg, denom, value=-step_size)
-                numer = self._scratch(p, "update")
-                xp.multiply(exp_avg, -step_size, out=numer)
-                xp.divide(numer, denom, out=numer)
-                xp.add(p._data, numer, out=p._data)
+        bias_correction1 = 1 - beta1**step
+        bias_correction2 = 1 - beta2**step
+        step_size = lr / bias_correction1
+        bias_correction2_sqrt = bias_correction2**0.5
 
-                state["exp_avg"]._bump_version()
-                state["exp_avg_sq"]._bump_version()
-                p._bump_version()
-        return loss
+        second_moment = exp_avg_sq
+        if amsgrad:
+            max_exp_avg_sq = state["max_exp_avg_sq"]._data
+            xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+            state["max_exp_avg_sq"]._bump_version()
+            second_moment = max_exp_avg_sq
+        # denom = (second_moment.sqrt() / bias_correction2_sqrt).add_(eps)
+        denom = tmp
+        xp.sqrt(second_moment, out=denom)
+        xp.divide(denom, bias_correction2_sqrt, out=denom)
+        xp.add(denom, eps, out=denom)
+        self._addcdiv_(p, exp_avg, denom, -step_size)
+
+        state["exp_avg"]._bump_version()
+        state["exp_avg_sq"]._bump_version()
+        p._bump_version()
 
 
 class AdamW(Adam):

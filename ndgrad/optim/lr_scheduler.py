@@ -39,6 +39,29 @@ def _group_values(optimizer, key):
     return [group[key] for group in optimizer.param_groups]
 
 
+def _lambdas_per_group(scheduler_name, optimizer, lr_lambda):
+    """LambdaLR's and MultiplicativeLR's ``lr_lambda``: one function for all groups, or a list of one per group."""
+    if not isinstance(lr_lambda, (list, tuple)):
+        return [lr_lambda] * len(optimizer.param_groups)
+    if len(lr_lambda) != len(optimizer.param_groups):
+        raise ValueError(
+            f"{scheduler_name}: Expected {len(optimizer.param_groups)} lr_lambdas, but got {len(lr_lambda)}")
+    return list(lr_lambda)
+
+
+def _check_child_scheduler(scheduler_name, i, scheduler, optimizer):
+    """SequentialLR and ChainedScheduler take plain schedulers of one optimizer only."""
+    if isinstance(scheduler, ReduceLROnPlateau):
+        raise ValueError(
+            f"{scheduler_name} does not support `ReduceLROnPlateau` scheduler as it requires additional "
+            f"kwargs to be specified when calling `step`, but got one at index {i} in the given "
+            "schedulers sequence.")
+    if optimizer is not scheduler.optimizer:
+        raise ValueError(
+            f"{scheduler_name} expects all schedulers to belong to the same optimizer, but got scheduler "
+            f"{type(scheduler).__name__} at index {i} with a different optimizer.")
+
+
 class LRScheduler:
     """Base class of the learning-rate schedulers (``torch.optim.lr_scheduler.LRScheduler``).
 
@@ -119,13 +142,7 @@ class LambdaLR(LRScheduler):
 
     def __init__(self, optimizer, lr_lambda, last_epoch=-1):
         self.optimizer = optimizer
-        if not isinstance(lr_lambda, (list, tuple)):
-            self.lr_lambdas = [lr_lambda] * len(optimizer.param_groups)
-        else:
-            if len(lr_lambda) != len(optimizer.param_groups):
-                raise ValueError(
-                    f"LambdaLR: Expected {len(optimizer.param_groups)} lr_lambdas, but got {len(lr_lambda)}")
-            self.lr_lambdas = list(lr_lambda)
+        self.lr_lambdas = _lambdas_per_group("LambdaLR", optimizer, lr_lambda)
         super().__init__(optimizer, last_epoch)
 
     def state_dict(self):
@@ -152,14 +169,7 @@ class MultiplicativeLR(LRScheduler):
 
     def __init__(self, optimizer, lr_lambda, last_epoch=-1):
         self.optimizer = optimizer
-        if not isinstance(lr_lambda, (list, tuple)):
-            self.lr_lambdas = [lr_lambda] * len(optimizer.param_groups)
-        else:
-            if len(lr_lambda) != len(optimizer.param_groups):
-                raise ValueError(
-                    f"MultiplicativeLR: Expected {len(optimizer.param_groups)} lr_lambdas, "
-                    f"but got {len(lr_lambda)}")
-            self.lr_lambdas = list(lr_lambda)
+        self.lr_lambdas = _lambdas_per_group("MultiplicativeLR", optimizer, lr_lambda)
         super().__init__(optimizer, last_epoch)
 
     state_dict = LambdaLR.state_dict
@@ -315,15 +325,7 @@ class SequentialLR(LRScheduler):
         for i, scheduler in enumerate(schedulers):
             if not hasattr(scheduler, "optimizer"):
                 raise TypeError(f"SequentialLR at index {i} should have `optimizer` as its attribute.")
-            if isinstance(scheduler, ReduceLROnPlateau):
-                raise ValueError(
-                    "SequentialLR does not support `ReduceLROnPlateau` scheduler as it requires additional "
-                    f"kwargs to be specified when calling `step`, but got one at index {i} in the given "
-                    "schedulers sequence.")
-            if optimizer is not scheduler.optimizer:
-                raise ValueError(
-                    "SequentialLR expects all schedulers to belong to the same optimizer, but got scheduler "
-                    f"{type(scheduler).__name__} at index {i} with a different optimizer.")
+            _check_child_scheduler("SequentialLR", i, scheduler, optimizer)
         if len(milestones) != len(schedulers) - 1:
             raise ValueError(
                 "Sequential Schedulers expects number of schedulers provided to be one more than the number "
@@ -382,15 +384,7 @@ class ChainedScheduler(LRScheduler):
             raise ValueError("ChainedScheduler expects at least one scheduler to be chained, but got no scheduler.")
         optimizer = optimizer or schedulers[0].optimizer
         for i, scheduler in enumerate(schedulers):
-            if isinstance(scheduler, ReduceLROnPlateau):
-                raise ValueError(
-                    "ChainedScheduler does not support `ReduceLROnPlateau` scheduler as it requires additional "
-                    f"kwargs to be specified when calling `step`, but got one at index {i} in the given "
-                    "schedulers sequence.")
-            if optimizer is not scheduler.optimizer:
-                raise ValueError(
-                    "ChainedScheduler expects all schedulers to belong to the same optimizer, but got "
-                    f"scheduler {type(scheduler).__name__} at index {i} with a different optimizer.")
+            _check_child_scheduler("ChainedScheduler", i, scheduler, optimizer)
         self._schedulers = list(schedulers)
         self.optimizer = optimizer
         self._last_lr = _group_values(self._schedulers[-1].optimizer, "lr")
@@ -545,10 +539,11 @@ class OneCycleLR(LRScheduler):
         else:
             raise ValueError("OneCycleLR: You must define either total_steps OR (epochs AND steps_per_epoch)")
 
+        warmup = {"end_step": float(pct_start * self.total_steps) - 1, "start_lr": "initial_lr",
+                  "end_lr": "max_lr", "start_momentum": "max_momentum", "end_momentum": "base_momentum"}
         if three_phase:
             self._schedule_phases = [
-                {"end_step": float(pct_start * self.total_steps) - 1, "start_lr": "initial_lr",
-                 "end_lr": "max_lr", "start_momentum": "max_momentum", "end_momentum": "base_momentum"},
+                warmup,
                 {"end_step": float(2 * pct_start * self.total_steps) - 2, "start_lr": "max_lr",
                  "end_lr": "initial_lr", "start_momentum": "base_momentum", "end_momentum": "max_momentum"},
                 {"end_step": self.total_steps - 1, "start_lr": "initial_lr", "end_lr": "min_lr",
@@ -556,8 +551,7 @@ class OneCycleLR(LRScheduler):
             ]
         else:
             self._schedule_phases = [
-                {"end_step": float(pct_start * self.total_steps) - 1, "start_lr": "initial_lr",
-                 "end_lr": "max_lr", "start_momentum": "max_momentum", "end_momentum": "base_momentum"},
+                warmup,
                 {"end_step": self.total_steps - 1, "start_lr": "max_lr", "end_lr": "min_lr",
                  "start_momentum": "base_momentum", "end_momentum": "max_momentum"},
             ]
@@ -587,13 +581,17 @@ class OneCycleLR(LRScheduler):
             base_momentums = _format_param("base_momentum", optimizer, base_momentum)
             if last_epoch == -1:
                 for m_momentum, b_momentum, group in zip(max_momentums, base_momentums, optimizer.param_groups):
-                    if self.use_beta1:
-                        group["betas"] = (m_momentum, *group["betas"][1:])
-                    else:
-                        group["momentum"] = m_momentum
+                    self._set_momentum(group, m_momentum)
                     group["max_momentum"] = m_momentum
                     group["base_momentum"] = b_momentum
         super().__init__(optimizer, last_epoch)
+
+    def _set_momentum(self, group, momentum):
+        """Adam-style optimizers take the cycled momentum as beta1; SGD-style ones as momentum."""
+        if self.use_beta1:
+            group["betas"] = (momentum, *group["betas"][1:])
+        else:
+            group["momentum"] = momentum
 
     def _anneal_func(self, start, end, pct):
         if self._anneal_func_type == "cos":
@@ -632,8 +630,5 @@ class OneCycleLR(LRScheduler):
                 start_step = phase["end_step"]
             lrs.append(computed_lr)
             if self.cycle_momentum:
-                if self.use_beta1:
-                    group["betas"] = (computed_momentum, *group["betas"][1:])
-                else:
-                    group["momentum"] = computed_momentum
+                self._set_momentum(group, computed_momentum)
         return lrs

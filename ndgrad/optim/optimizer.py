@@ -28,6 +28,11 @@ def _check_unsupported(optimizer_name, **flags):
                 f"single-tensor in-place path); leave {flag} unset")
 
 
+def _zeros_state(p):
+    """A zero-filled state tensor shaped like parameter ``p`` (running averages start here)."""
+    return Tensor._wrap(p.xp.zeros_like(p._data))
+
+
 class _RequiredParameter:
     """Singleton marking a hyperparameter that has no default."""
 
@@ -211,6 +216,17 @@ class Optimizer:
         """Perform a single optimization step; ``closure`` re-evaluates the model and returns the loss."""
         raise NotImplementedError
 
+    def _step_params(self, closure, update_param):
+        """The loop every ``step`` runs: evaluate ``closure``, then ``update_param(p, group, lr)`` for each
+        parameter that has a gradient. ``lr`` is a float (a 1-element tensor is accepted, like torch)."""
+        loss = self._evaluate_closure(closure)
+        for group in self.param_groups:
+            lr = float(group["lr"])
+            for p in group["params"]:
+                if p.grad is not None:
+                    update_param(p, group, lr)
+        return loss
+
     def _evaluate_closure(self, closure):
         if closure is None:
             return None
@@ -261,6 +277,22 @@ class Optimizer:
         scaled = self._scratch(p, "update")
         xp.multiply(update, alpha, out=scaled)
         xp.add(p._data, scaled, out=p._data)
+
+    def _addcdiv_(self, p, numer, denom, value):
+        """``p.addcdiv_(numer, denom, value=value)`` in place, as torch computes it: (numer * value) / denom."""
+        xp = p.xp
+        scaled = self._scratch(p, "update")
+        xp.multiply(numer, value, out=scaled)
+        xp.divide(scaled, denom, out=scaled)
+        xp.add(p._data, scaled, out=p._data)
+
+    @staticmethod
+    def _update_square_avg_(xp, square_avg, grad, decay, tmp):
+        """``square_avg.mul_(decay).addcmul_(grad, grad, value=1 - decay)``: the running mean of grad**2."""
+        xp.multiply(square_avg, decay, out=square_avg)
+        xp.multiply(grad, 1 - decay, out=tmp)
+        xp.multiply(tmp, grad, out=tmp)
+        xp.add(square_avg, tmp, out=square_avg)
 
     @staticmethod
     def _lerp_(xp, start, end, weight, tmp):

@@ -1,13 +1,7 @@
 """RMSprop with centering, momentum and weight decay (``torch.optim.RMSprop``)."""
-from ndgrad.tensor import Tensor
-
-from .optimizer import Optimizer, _check_non_negative, _check_unsupported
+from .optimizer import Optimizer, _check_non_negative, _check_unsupported, _zeros_state
 
 __all__ = ["RMSprop"]
-
-
-def _zeros_like(p):
-    return Tensor._wrap(p.xp.zeros_like(p._data))
 
 
 class RMSprop(Optimizer):
@@ -41,63 +35,51 @@ class RMSprop(Optimizer):
         state = self.state[p]
         if len(state) == 0:
             state["step"] = self._step_counter()
-            state["square_avg"] = _zeros_like(p)
+            state["square_avg"] = _zeros_state(p)
             if group["momentum"] > 0:
-                state["momentum_buffer"] = _zeros_like(p)
+                state["momentum_buffer"] = _zeros_state(p)
             if group["centered"]:
-                state["grad_avg"] = _zeros_like(p)
+                state["grad_avg"] = _zeros_state(p)
         return state
 
     def step(self, closure=None):
         """Perform a single optimization step; returns the closure's loss if one is given."""
-        loss = self._evaluate_closure(closure)
-        for group in self.param_groups:
-            lr = float(group["lr"])  # also accepts a 1-element tensor, like torch
-            alpha = group["alpha"]
-            eps = group["eps"]
-            momentum = group["momentum"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                xp = p.xp
-                state = self._state_for(p, group)
-                self._increment(state["step"])
-                grad = self._grad_for_update(p, group["maximize"], group["weight_decay"])
-                square_avg = state["square_avg"]._data
-                avg = self._scratch(p, "tmp")
+        return self._step_params(closure, self._update_param)
 
-                # square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
-                xp.multiply(square_avg, alpha, out=square_avg)
-                xp.multiply(grad, 1 - alpha, out=avg)
-                xp.multiply(avg, grad, out=avg)
-                xp.add(square_avg, avg, out=square_avg)
-                state["square_avg"]._bump_version()
+    def _update_param(self, p, group, lr):
+        """One parameter's RMSprop update, in torch's single-tensor order."""
+        alpha = group["alpha"]
+        eps = group["eps"]
+        momentum = group["momentum"]
+        xp = p.xp
+        state = self._state_for(p, group)
+        self._increment(state["step"])
+        grad = self._grad_for_update(p, group["maximize"], group["weight_decay"])
+        square_avg = state["square_avg"]._data
+        avg = self._scratch(p, "tmp")
+        self._update_square_avg_(xp, square_avg, grad, alpha, avg)
+        state["square_avg"]._bump_version()
 
-                if group["centered"]:
-                    grad_avg = state["grad_avg"]._data
-                    self._lerp_(xp, grad_avg, grad, 1 - alpha, avg)
-                    state["grad_avg"]._bump_version()
-                    # avg = square_avg.addcmul(grad_avg, grad_avg, value=-1).sqrt_()
-                    xp.multiply(grad_avg, grad_avg, out=avg)
-                    xp.subtract(square_avg, avg, out=avg)
-                    xp.sqrt(avg, out=avg)
-                else:
-                    xp.sqrt(square_avg, out=avg)
-                xp.add(avg, eps, out=avg)
+        if group["centered"]:
+            grad_avg = state["grad_avg"]._data
+            self._lerp_(xp, grad_avg, grad, 1 - alpha, avg)
+            state["grad_avg"]._bump_version()
+            # avg = square_avg.addcmul(grad_avg, grad_avg, value=-1).sqrt_()
+            xp.multiply(grad_avg, grad_avg, out=avg)
+            xp.subtract(square_avg, avg, out=avg)
+            xp.sqrt(avg, out=avg)
+        else:
+            xp.sqrt(square_avg, out=avg)
+        xp.add(avg, eps, out=avg)
 
-                if momentum > 0:
-                    buf = state["momentum_buffer"]._data
-                    # buf.mul_(momentum).addcdiv_(grad, avg); param.add_(buf, alpha=-lr)
-                    xp.multiply(buf, momentum, out=buf)
-                    xp.divide(grad, avg, out=avg)
-                    xp.add(buf, avg, out=buf)
-                    state["momentum_buffer"]._bump_version()
-                    self._add_scaled_(p, buf, -lr)
-                else:
-                    # param.addcdiv_(grad, avg, value=-lr)
-                    numer = self._scratch(p, "update")
-                    xp.multiply(grad, -lr, out=numer)
-                    xp.divide(numer, avg, out=numer)
-                    xp.add(p._data, numer, out=p._data)
-                p._bump_version()
-        return loss
+        if momentum > 0:
+            buf = state["momentum_buffer"]._data
+            # buf.mul_(momentum).addcdiv_(grad, avg); param.add_(buf, alpha=-lr)
+            xp.multiply(buf, momentum, out=buf)
+            xp.divide(grad, avg, out=avg)
+            xp.add(buf, avg, out=buf)
+            state["momentum_buffer"]._bump_version()
+            self._add_scaled_(p, buf, -lr)
+        else:
+            self._addcdiv_(p, grad, avg, -lr)
+        p._bump_version()

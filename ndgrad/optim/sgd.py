@@ -36,45 +36,42 @@ class SGD(Optimizer):
 
     def step(self, closure=None):
         """Perform a single optimization step; returns the closure's loss if one is given."""
-        loss = self._evaluate_closure(closure)
-        for group in self.param_groups:
-            lr = float(group["lr"])  # also accepts a 1-element tensor, like torch
-            momentum = group["momentum"]
-            dampening = group["dampening"]
-            nesterov = group["nesterov"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if momentum != 0 and p._device.type == "cuda" and _fused_gpu_step(self, p, group, lr):
-                    continue
-                xp = p.xp
-                grad = self._grad_for_update(p, group["maximize"], group["weight_decay"])
-                update = grad
-                if momentum != 0:
-                    state = self.state[p]
-                    buf = state.get("momentum_buffer")
-                    if buf is None:
-                        buf = Tensor._wrap(grad.copy())
-                        state["momentum_buffer"] = buf
-                    else:
-                        b = buf._data
-                        xp.multiply(b, momentum, out=b)
-                        if dampening == 0:
-                            xp.add(b, grad, out=b)
-                        else:
-                            tmp = self._scratch(p, "tmp")
-                            xp.multiply(grad, 1 - dampening, out=tmp)
-                            xp.add(b, tmp, out=b)
-                        buf._bump_version()
-                    if nesterov:
-                        update = self._scratch(p, "tmp")
-                        xp.multiply(buf._data, momentum, out=update)
-                        xp.add(grad, update, out=update)
-                    else:
-                        update = buf._data
-                self._add_scaled_(p, update, -lr)
-                p._bump_version()
-        return loss
+        return self._step_params(closure, self._update_param)
+
+    def _update_param(self, p, group, lr):
+        """One parameter's SGD update (the fused CUDA kernel when it applies)."""
+        momentum = group["momentum"]
+        dampening = group["dampening"]
+        nesterov = group["nesterov"]
+        if momentum != 0 and p._device.type == "cuda" and _fused_gpu_step(self, p, group, lr):
+            return
+        xp = p.xp
+        grad = self._grad_for_update(p, group["maximize"], group["weight_decay"])
+        update = grad
+        if momentum != 0:
+            state = self.state[p]
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = Tensor._wrap(grad.copy())
+                state["momentum_buffer"] = buf
+            else:
+                b = buf._data
+                xp.multiply(b, momentum, out=b)
+                if dampening == 0:
+                    xp.add(b, grad, out=b)
+                else:
+                    tmp = self._scratch(p, "tmp")
+                    xp.multiply(grad, 1 - dampening, out=tmp)
+                    xp.add(b, tmp, out=b)
+                buf._bump_version()
+            if nesterov:
+                update = self._scratch(p, "tmp")
+                xp.multiply(buf._data, momentum, out=update)
+                xp.add(grad, update, out=update)
+            else:
+                update = buf._data
+        self._add_scaled_(p, update, -lr)
+        p._bump_version()
 
 
 def _fused_gpu_step(opt, p, group, lr):

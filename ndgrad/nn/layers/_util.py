@@ -25,6 +25,15 @@ def new_param(shape, dtype=None, device=None):
     return Parameter(ndgrad.empty(tuple(shape), dtype=dtype, device=device))
 
 
+def register_weight_and_bias(layer, weight_shape, bias_shape, dtype=None, device=None):
+    """Give ``layer`` an uninitialised ``weight`` and ``bias`` (``bias_shape=None``: bias is None)."""
+    layer.weight = new_param(weight_shape, dtype, device)
+    if bias_shape is None:
+        layer.register_parameter("bias", None)
+    else:
+        layer.bias = new_param(bias_shape, dtype, device)
+
+
 def shape_str(shape):
     return "(" + ", ".join(str(s) for s in shape) + ")"
 

@@ -4,11 +4,12 @@ import math
 from ndgrad.nn import functional as F
 from ndgrad.nn import init
 from ndgrad.nn.module import Module
-from ndgrad.nn.layers._util import _single, _pair, _triple, new_param, layer_error
+from ndgrad.nn.layers._util import _single, _pair, _triple, register_weight_and_bias, layer_error
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 
 _SPATIAL_NAMES = {1: "L", 2: "H, W", 3: "D, H, W"}
+_NTUPLES = {1: _single, 2: _pair, 3: _triple}
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
@@ -61,11 +62,7 @@ class _ConvNd(Module):
             shape = (in_channels, out_channels // groups) + tuple(kernel_size)
         else:
             shape = (out_channels, in_channels // groups) + tuple(kernel_size)
-        self.weight = new_param(shape, dtype, device)
-        if bias:
-            self.bias = new_param((out_channels,), dtype, device)
-        else:
-            self.register_parameter("bias", None)
+        register_weight_and_bias(self, shape, (out_channels,) if bias else None, dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -116,7 +113,7 @@ class _Conv(_ConvNd):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, padding_mode="zeros", device=None, dtype=None):
-        tup = self._tuple
+        tup = _NTUPLES[self._dims]
         super().__init__(in_channels, out_channels, tup(kernel_size), tup(stride),
                          padding if isinstance(padding, str) else tup(padding), tup(dilation),
                          False, tup(0), groups, bias, padding_mode, device, dtype)
@@ -149,21 +146,18 @@ class _Conv(_ConvNd):
 class Conv1d(_Conv):
     """1-d convolution over (N, C_in, L)."""
     _dims = 1
-    _tuple = staticmethod(_single)
     _conv = staticmethod(lambda *a: F.conv1d(*a))
 
 
 class Conv2d(_Conv):
     """2-d convolution over (N, C_in, H, W)."""
     _dims = 2
-    _tuple = staticmethod(_pair)
     _conv = staticmethod(lambda *a: F.conv2d(*a))
 
 
 class Conv3d(_Conv):
     """3-d convolution over (N, C_in, D, H, W)."""
     _dims = 3
-    _tuple = staticmethod(_triple)
     _conv = staticmethod(lambda *a: F.conv3d(*a))
 
 
@@ -176,7 +170,7 @@ class _ConvTranspose(_ConvNd):
             raise ValueError(f'Only "zeros" padding mode is supported for {type(self).__name__}')
         if isinstance(padding, str):
             raise ValueError(f"{type(self).__name__}: string padding {padding!r} is not supported")
-        tup = self._tuple
+        tup = _NTUPLES[self._dims]
         super().__init__(in_channels, out_channels, tup(kernel_size), tup(stride), tup(padding), tup(dilation),
                          True, tup(output_padding), groups, bias, padding_mode, device, dtype)
 
@@ -212,18 +206,15 @@ class _ConvTranspose(_ConvNd):
 
 class ConvTranspose1d(_ConvTranspose):
     _dims = 1
-    _tuple = staticmethod(_single)
     _conv = staticmethod(lambda *a: F.conv_transpose1d(*a))
 
 
 class ConvTranspose2d(_ConvTranspose):
     """Transposed 2-d convolution (the gradient of Conv2d with respect to its input)."""
     _dims = 2
-    _tuple = staticmethod(_pair)
     _conv = staticmethod(lambda *a: F.conv_transpose2d(*a))
 
 
 class ConvTranspose3d(_ConvTranspose):
     _dims = 3
-    _tuple = staticmethod(_triple)
     _conv = staticmethod(lambda *a: F.conv_transpose3d(*a))

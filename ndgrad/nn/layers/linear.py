@@ -4,7 +4,7 @@ import math
 from ndgrad.nn import functional as F
 from ndgrad.nn import init
 from ndgrad.nn.module import Module
-from ndgrad.nn.layers._util import new_param, layer_error, shape_str
+from ndgrad.nn.layers._util import register_weight_and_bias, layer_error, shape_str
 
 __all__ = ["Identity", "Linear", "Bilinear", "Flatten", "Unflatten"]
 
@@ -26,11 +26,8 @@ class Linear(Module):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = new_param((out_features, in_features), dtype, device)
-        if bias:
-            self.bias = new_param((out_features,), dtype, device)
-        else:
-            self.register_parameter("bias", None)
+        register_weight_and_bias(self, (out_features, in_features), (out_features,) if bias else None,
+                                 dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -63,11 +60,8 @@ class Bilinear(Module):
         self.in1_features = in1_features
         self.in2_features = in2_features
         self.out_features = out_features
-        self.weight = new_param((out_features, in1_features, in2_features), dtype, device)
-        if bias:
-            self.bias = new_param((out_features,), dtype, device)
-        else:
-            self.register_parameter("bias", None)
+        register_weight_and_bias(self, (out_features, in1_features, in2_features),
+                                 (out_features,) if bias else None, dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self):

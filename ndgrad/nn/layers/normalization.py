@@ -5,9 +5,27 @@ import ndgrad
 from ndgrad.nn import functional as F
 from ndgrad.nn import init
 from ndgrad.nn.module import Module
-from ndgrad.nn.layers._util import new_param, layer_error, shape_str
+from ndgrad.nn.layers._util import register_weight_and_bias, layer_error, shape_str
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm"]
+
+
+def _register_affine(module, affine, shape, bias, dtype, device):
+    """Register ``weight`` and ``bias`` of ``shape`` (bias None when ``bias=False``; both None
+    when not ``affine``): the per-feature scale and shift every norm layer has."""
+    if affine:
+        register_weight_and_bias(module, shape, shape if bias else None, dtype, device)
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+
+
+def _reset_affine(module, affine):
+    """The identity transform: weight 1, bias 0."""
+    if affine:
+        init.ones_(module.weight)
+        if module.bias is not None:
+            init.zeros_(module.bias)
 
 
 class _BatchNorm(Module):
@@ -22,23 +40,15 @@ class _BatchNorm(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = new_param((num_features,), dtype, device)
-            if bias:
-                self.bias = new_param((num_features,), dtype, device)
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, affine, (num_features,), bias, dtype, device)
         if track_running_stats:
-            self.register_buffer("running_mean", ndgrad.zeros(num_features, dtype=dtype, device=device))
-            self.register_buffer("running_var", ndgrad.ones(num_features, dtype=dtype, device=device))
-            self.register_buffer("num_batches_tracked", ndgrad.tensor(0, dtype=ndgrad.int64, device=device))
+            stats = (ndgrad.zeros(num_features, dtype=dtype, device=device),
+                     ndgrad.ones(num_features, dtype=dtype, device=device),
+                     ndgrad.tensor(0, dtype=ndgrad.int64, device=device))
         else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
+            stats = (None, None, None)
+        for name, buffer in zip(("running_mean", "running_var", "num_batches_tracked"), stats):
+            self.register_buffer(name, buffer)
         self.reset_parameters()
 
     def reset_running_stats(self):
@@ -51,10 +61,7 @@ class _BatchNorm(Module):
 
     def reset_parameters(self):
         self.reset_running_stats()
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_affine(self, self.affine)
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
@@ -112,22 +119,11 @@ class LayerNorm(Module):
         self.normalized_shape = tuple(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = new_param(self.normalized_shape, dtype, device)
-            if bias:
-                self.bias = new_param(self.normalized_shape, dtype, device)
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, elementwise_affine, self.normalized_shape, bias, dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self):
-        if self.elementwise_affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_affine(self, self.elementwise_affine)
 
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
@@ -152,22 +148,11 @@ class GroupNorm(Module):
         self.num_channels = num_channels
         self.eps = eps
         self.affine = affine
-        if affine:
-            self.weight = new_param((num_channels,), dtype, device)
-            if bias:
-                self.bias = new_param((num_channels,), dtype, device)
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, affine, (num_channels,), bias, dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self):
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_affine(self, self.affine)
 
     def extra_repr(self):
         return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "

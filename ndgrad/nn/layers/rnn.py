@@ -46,6 +46,13 @@ def _gru_step(xw, h, w_hh, b_hh):
     return n + z * (h - n)
 
 
+def _uniform_by_hidden_size_(module):
+    """PyTorch's recurrent init: every parameter drawn from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
+    stdv = 1.0 / math.sqrt(module.hidden_size) if module.hidden_size > 0 else 0
+    for weight in module.parameters():
+        init.uniform_(weight, -stdv, stdv)
+
+
 class RNNBase(Module):
     """Shared machinery: parameter layout, input/state checks, the layer/direction loop."""
 
@@ -87,9 +94,7 @@ class RNNBase(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
-        for weight in self.parameters():
-            init.uniform_(weight, -stdv, stdv)
+        _uniform_by_hidden_size_(self)
 
     def flatten_parameters(self):
         """No-op (kept for PyTorch compatibility: ndgrad's weights are always usable as they are)."""
@@ -260,9 +265,7 @@ class _CellBase(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
-        for weight in self.parameters():
-            init.uniform_(weight, -stdv, stdv)
+        _uniform_by_hidden_size_(self)
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
