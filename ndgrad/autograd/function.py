@@ -14,6 +14,7 @@ _ndarray = np.ndarray
 _state = grad_mode.state
 Tensor = None  # set by ndgrad.tensor to break the import cycle
 _new_tensor = None  # Tensor's fast constructor, set likewise
+_ONE_NEEDED = (True,)
 
 
 class Function:
@@ -48,13 +49,20 @@ class Function:
         if self.is_view:
             result._base = first._base if first._base is not None else first
         if _state.enabled:
-            needs = tuple([t.requires_grad for t in inputs])
-            if True not in needs:
-                return result
+            if len(inputs) == 1:  # the common one-input case without building lists
+                if not first.requires_grad:
+                    return result
+                self.needs_input_grad = _ONE_NEEDED
+                self.next_functions = (first.grad_fn or first,)
+                self._versions = (first._ver if first._base is None else first._base._ver,)
+            else:
+                needs = tuple([t.requires_grad for t in inputs])
+                if True not in needs:
+                    return result
+                self.needs_input_grad = needs
+                self.next_functions = tuple([(t.grad_fn or t) if t.requires_grad else None for t in inputs])
+                self._versions = tuple([t._ver if t._base is None else t._base._ver for t in inputs])
             self.inputs = inputs
-            self.needs_input_grad = needs
-            self.next_functions = tuple([(t.grad_fn or t) if t.requires_grad else None for t in inputs])
-            self._versions = tuple([t._ver if t._base is None else t._base._ver for t in inputs])
             self._pre_hooks = self._retained = None
             result.requires_grad = True
             result.grad_fn = self
@@ -78,6 +86,10 @@ class Function:
 
     def output(self):
         """The forward output as a Tensor attached to this node (so its use is differentiable)."""
+        return Tensor._wrap(self.output_array(), self.device, requires_grad=True, grad_fn=self)
+
+    def output_array(self):
+        """The forward output as a raw array, for first-order fast paths (same in-place check)."""
         out = self._out_ref()
         # compared with the version at forward time, so writes through detach() or no_grad count too
         if out is not None and out._version != self._out_ver:
@@ -85,7 +97,7 @@ class Function:
                 f"{self.name()}: its output (shape {tuple(out.shape)}) was modified by an in-place "
                 f"operation after the forward pass, and the gradient needs it. Fix: use the out-of-place "
                 f"op or .clone() the output before changing it.")
-        return Tensor._wrap(self._out, self.device, requires_grad=True, grad_fn=self)
+        return self._out
 
     def forward(self, *arrays):
         raise NotImplementedError(f"{type(self).__name__} defines no forward")

@@ -9,10 +9,13 @@ from ..backend import CPU, fused, np, to_device
 from ..tensor import Tensor, _new_tensor
 
 _int = builtins.int
+_ndarray = np.ndarray
 
 
 def _raw(array, like):
     """A gradient computed on raw arrays, as a tensor on ``like``'s device."""
+    if type(array) is not _ndarray and like._device is CPU:
+        array = np.asarray(array)  # numpy turns 0-d results into scalars
     return _new_tensor(array, like._device)
 
 
@@ -88,7 +91,11 @@ class Sub(_Binary):
         return a - b
 
     def backward(self, grad):
-        return grad, (-grad if self.needs_input_grad[1] else None)
+        if not self.needs_input_grad[1]:
+            return grad, None
+        if not _grad_state.enabled:  # first order: no graph to record, work on the raw array
+            return grad, _raw(-grad._data, grad)
+        return grad, -grad
 
 
 class Mul(_Binary):
@@ -97,6 +104,10 @@ class Mul(_Binary):
 
     def backward(self, grad):
         need_a, need_b = self.needs_input_grad
+        if not _grad_state.enabled and self.cast is None:
+            g = grad._data
+            return (_raw(g * self.input(1)._data, grad) if need_a else None,
+                    _raw(g * self.input(0)._data, grad) if need_b else None)
         return (grad * self.input(1) if need_a else None,
                 grad * self.input(0) if need_b else None)
 
@@ -158,6 +169,9 @@ class PowScalar(Function):
             return grad * 0.0
         if c == 1:
             return grad
+        if not _grad_state.enabled and x._data.dtype == grad._data.dtype:
+            xd = x._data
+            return _raw(grad._data * (2 * xd if c == 2 else c * xd ** (c - 1)), grad)
         if c == 2:
             return grad * (2.0 * x)
         return grad * (c * pow(x, c - 1))
@@ -232,7 +246,7 @@ class RSubScalar(_ScalarOp):
         return self.c - x
 
     def backward(self, grad):
-        return -grad
+        return _raw(-grad._data, grad) if not _grad_state.enabled else -grad
 
 
 class MulScalar(_ScalarOp):
@@ -240,7 +254,7 @@ class MulScalar(_ScalarOp):
         return x * self.c
 
     def backward(self, grad):
-        return grad * self.c
+        return _raw(grad._data * self.c, grad) if not _grad_state.enabled else grad * self.c
 
 
 class DivScalar(_ScalarOp):
@@ -248,7 +262,7 @@ class DivScalar(_ScalarOp):
         return x / self.c
 
     def backward(self, grad):
-        return grad / self.c
+        return _raw(grad._data / self.c, grad) if not _grad_state.enabled else grad / self.c
 
 
 class RDivScalar(_ScalarOp):
@@ -420,6 +434,8 @@ class Exp(_Unary):
         return xp.exp(x)
 
     def backward(self, grad):
+        if not _grad_state.enabled:
+            return _raw(grad._data * self.output_array(), grad)
         return grad * self.output()
 
 
@@ -584,7 +600,7 @@ class Tanh(_Unary):
 
     def backward(self, grad):
         if not _grad_state.enabled:  # first-order backward: one fused pass
-            return _raw(fused.tanh_backward(grad._data, self._out), grad)
+            return _raw(fused.tanh_backward(grad._data, self.output_array()), grad)
         out = self.output()
         return grad * (1.0 - out * out)
 
@@ -599,7 +615,7 @@ class Sigmoid(_Unary):
 
     def backward(self, grad):
         if not _grad_state.enabled:
-            return _raw(fused.sigmoid_backward(grad._data, self._out), grad)
+            return _raw(fused.sigmoid_backward(grad._data, self.output_array()), grad)
         out = self.output()
         return grad * (out * (1.0 - out))
 
@@ -613,7 +629,7 @@ class Relu(_Unary):
 
     def backward(self, grad):
         if not _grad_state.enabled and grad._data.dtype == self._out.dtype:
-            return _raw(fused.relu_backward(grad._data, self._out), grad)
+            return _raw(fused.relu_backward(grad._data, self.output_array()), grad)
         return grad * (self.output() > 0)
 
 

@@ -910,7 +910,7 @@ class Softmax(Function):
         if _grad_state.enabled:
             y = self.output()
             return y * (grad - (grad * y).sum(self.dim, keepdim=True))
-        y, g = self._out, grad._data
+        y, g = self.output_array(), grad._data
         if y.ndim == 0:
             return _wrap(g * 0)
         return _wrap(y * (g - (g * y).sum(self.dim, keepdims=True)))
@@ -931,7 +931,7 @@ class LogSoftmax(Function):
     def backward(self, grad):
         if _grad_state.enabled:
             return grad - self.output().exp() * grad.sum(self.dim, keepdim=True)
-        y, g = self._out, grad._data
+        y, g = self.output_array(), grad._data
         if y.ndim == 0:
             return _wrap(g * 0)
         return _wrap(g - self.xp.exp(y) * g.sum(self.dim, keepdims=True))

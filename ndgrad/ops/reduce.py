@@ -5,7 +5,8 @@ from collections import namedtuple
 
 from .. import dtypes
 from ..autograd.function import Function
-from ..tensor import Tensor, _check_dim
+from ..autograd.grad_mode import state as _grad_state
+from ..tensor import Tensor, _check_dim, _new_tensor
 from . import elementwise as ew
 
 _sum, _int = builtins.sum, builtins.int
@@ -62,7 +63,10 @@ class Sum(Function):
 
     def backward(self, grad):
         shape = self.inputs[0]._data.shape
-        return ExpandTo(_keep_shape(shape, self.dims), shape).apply(grad)
+        keep = _keep_shape(shape, self.dims)
+        if not _grad_state.enabled:  # first order: a broadcast view of the raw gradient
+            return _new_tensor(self.xp.broadcast_to(grad._data.reshape(keep), shape), grad._device)
+        return ExpandTo(keep, shape).apply(grad)
 
 
 class ExpandTo(Function):
