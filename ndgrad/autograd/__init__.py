@@ -4,6 +4,11 @@ from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, se
 from .engine import run_backward
 from .gradcheck import gradcheck, gradgradcheck
 from . import functional
+from . import function as _function
+
+
+def _new_tensor(data, device):
+    return _function._new_tensor(data, device)
 
 __all__ = ["Function", "backward", "grad", "gradcheck", "gradgradcheck", "no_grad", "enable_grad",
            "set_grad_enabled", "is_grad_enabled", "inference_mode", "functional"]
@@ -16,7 +21,6 @@ def _as_tuple(x):
 
 
 def _make_grads(outputs, grad_outputs, op):
-    from ..creation import ones_like
     grads = []
     for i, out in enumerate(outputs):
         g = grad_outputs[i] if grad_outputs is not None else None
@@ -26,7 +30,7 @@ def _make_grads(outputs, grad_outputs, op):
                     f"{op}: grad can be implicitly created only for scalar outputs, but the output has shape "
                     f"{tuple(out.shape)}. Fix: reduce it first (e.g. out.sum().{op}()) or pass "
                     f"gradient=<a tensor of shape {tuple(out.shape)}> (the vector of the vector-Jacobian product).")
-            g = ones_like(out)
+            g = _new_tensor(out.xp.ones(out._data.shape, out._data.dtype), out._device)
         else:
             if not hasattr(g, "_data"):
                 from ..creation import tensor

@@ -48,22 +48,22 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
         while ready:
             node = ready.pop()
             grad = buffers.pop(node, None)
-            if capture_nodes and grad is not None and node in capture_nodes:
-                key = capture_nodes[node]
-                capture[key] = _add(capture[key], grad)
-            if grad is not None:
+            if grad is None:  # nothing flowed into this node: only release its parents' counts
+                grads = _NO_GRADS
+            else:
+                if capture_nodes and node in capture_nodes:
+                    key = capture_nodes[node]
+                    capture[key] = _add(capture[key], grad)
                 grads = _call_backward(node, grad, create_graph, capture, assigned)
                 if not retain_graph:
                     node.release()
-            else:
-                grads = None
-            for i, parent in enumerate(node.next_functions):
+            for parent, g in zip(node.next_functions, grads or _none_like(node.next_functions)):
                 if parent is None:
                     continue
-                g = grads[i] if grads is not None else None
                 if isinstance(parent, Function):
                     if g is not None:
-                        buffers[parent] = _add(buffers.get(parent), g)
+                        acc = buffers.get(parent)
+                        buffers[parent] = g if acc is None else acc + g
                     left = dependencies[parent] - 1
                     dependencies[parent] = left
                     if left == 0:
@@ -72,6 +72,13 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
                     _deliver_to_leaf(parent, g, create_graph, capture, assigned)
     finally:
         grad_mode.state.enabled = prev_mode
+
+
+_NO_GRADS = ()
+
+
+def _none_like(edges):
+    return (None,) * len(edges)
 
 
 def _count_dependencies(roots):
