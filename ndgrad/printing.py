@@ -13,8 +13,12 @@ def tensor_repr(t):
     if arr.size == 0:
         body = f"[], size={tuple(arr.shape)}" if arr.ndim > 1 else "[]"
     else:
+        # PyTorch's look: integral floats as "1.", others with 4 fixed decimals ("-0.0750")
+        finite = arr[np.isfinite(arr)] if arr.dtype.kind == "f" else arr
+        integral = arr.dtype.kind != "f" or finite.size == 0 or bool(np.all(finite == np.round(finite)))
         body = np.array2string(arr, separator=", ", prefix=prefix, threshold=1000, edgeitems=3,
-                               precision=4, suppress_small=False)
+                               precision=4, suppress_small=False,
+                               floatmode="maxprec" if integral else "fixed")
     extras = []
     if t._device.type != "cpu":
         extras.append(f"device='{t._device}'")
