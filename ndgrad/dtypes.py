@@ -29,9 +29,6 @@ class DType:
     def __reduce__(self):
         return (to_dtype, (self.name,))
 
-    def to_real(self):
-        return self
-
 
 bool_ = DType("bool", np.bool_, 0)
 uint8 = DType("uint8", np.uint8, 1)

@@ -342,7 +342,7 @@ def div(input, other, *, rounding_mode=None):
         raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', not {rounding_mode!r}")
     a, _, cast = _prepare(input, other, "div")
     dt = dtypes.result_type(input, other)
-    return q if dt.is_floating_point else cast_(q, dt)
+    return q if dt.is_floating_point else cast(q, dt)
 
 
 true_divide = divide = div
@@ -354,11 +354,11 @@ def pow(input, exponent):
     if isinstance(exponent, (_int, float)) and not isinstance(exponent, bool) and isinstance(input, Tensor):
         if isinstance(exponent, float) and input._data.dtype.kind in "iub" or \
                 (input._data.dtype.kind == "b"):
-            input = cast_(input, dtypes.result_type(input, exponent))
+            input = cast(input, dtypes.result_type(input, exponent))
         return PowScalar(exponent).apply(input)
     if isinstance(input, (_int, float)) and isinstance(exponent, Tensor):
         if exponent._data.dtype.kind in "iub":
-            exponent = cast_(exponent, dtypes.result_type(input, exponent))
+            exponent = cast(exponent, dtypes.result_type(input, exponent))
         return RPowScalar(input).apply(exponent)
     return _binary(Pow, input, exponent, "pow")
 
@@ -773,8 +773,6 @@ def cast(x, dtype):
     return Cast(dtype).apply(x)
 
 
-cast_ = cast
-
 
 def _unary(cls):
     def op(input):
@@ -880,7 +878,6 @@ lt = less = _compare(lambda a, b: a < b, "lt")
 le = less_equal = _compare(lambda a, b: a <= b, "le")
 gt = greater = _compare(lambda a, b: a > b, "gt")
 ge = greater_equal = _compare(lambda a, b: a >= b, "ge")
-equal_elementwise = eq
 
 
 def _logical(fn, name):
