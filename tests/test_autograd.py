@@ -697,3 +697,65 @@ def test_inplace_without_grad_tracking_inside_no_grad():
     z = (y * x).sum()  # y is saved after the in-place op: fine
     z.backward()
     np.testing.assert_allclose(to_numpy(x.grad), [3.0 + 2.0, 5.0 + 4.0])
+
+
+# -- in-place ops on views rewrite the base's history (PyTorch's CopySlices) -------------------------
+def _view_inplace_cases():
+    def mul_row_by_weight(lib, x, w):
+        h = x * 2
+        h[0].mul_(w)
+        return h
+
+    def add_to_transposed_row(lib, x, w):
+        h = x * 1
+        h.t()[1].add_(w[:2] * 3)
+        return h
+
+    def copy_into_view_of_plain_tensor(lib, x, w):
+        h = lib.zeros(2, 3, dtype=x.dtype)
+        h[1].copy_(w * x[0])
+        return h
+
+    def two_ops_on_a_column_slice(lib, x, w):
+        h = x * x
+        v = h[:, 1:]
+        v.mul_(w[1:])
+        v.sub_(1)
+        return h
+
+    def setitem_through_chained_indexing(lib, x, w):
+        h = x * 2
+        h[0][1] = w[0] * 3
+        h[1][::2] = w[1]
+        return h
+
+    return [mul_row_by_weight, add_to_transposed_row, copy_into_view_of_plain_tensor, two_ops_on_a_column_slice,
+            setitem_through_chained_indexing]
+
+
+@pytest.mark.parametrize("fn", _view_inplace_cases(), ids=lambda f: f.__name__)
+def test_inplace_on_a_view_updates_the_base_gradient_like_torch(fn):
+    results = []
+    for lib in (torch, ndgrad):
+        x = lib.tensor(np.arange(6.0).reshape(2, 3) + 1, requires_grad=True)
+        w = lib.tensor(np.array([2.0, 3.0, 4.0]), requires_grad=True)
+        h = fn(lib, x, w)
+        (h * lib.tensor(np.cos(np.arange(6.0)).reshape(2, 3))).sum().backward()
+        results.append([h.detach().numpy().copy(), x.grad.numpy().copy(), w.grad.numpy().copy()])
+    for ours, theirs in zip(results[1], results[0]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+
+
+def test_inplace_on_a_view_of_a_leaf_that_requires_grad_raises():
+    x = ndgrad.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"mul_ \(on a view of it\).*leaf tensor that requires grad.*no_grad"):
+        x[0:2].mul_(2)
+    assert x._version == 0 and np.all(x.detach().numpy() == 1)
+
+
+def test_inplace_on_a_detached_alias_does_not_rewrite_the_original_graph():
+    x = ndgrad.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 3
+    alias = h.detach()
+    alias.zero_()  # shares memory and version with h, but is not a view: h keeps its own history
+    assert h.grad_fn.name() == "MulScalar"

@@ -48,6 +48,7 @@ class Function:
         result = _new_tensor(out, device)
         if self.is_view:
             result._base = first._base if first._base is not None else first
+            result._extra = {"view": True}  # a real view (not a detach() alias): in-place ops rebase its base
         if _state.enabled:
             if len(inputs) == 1:  # the common one-input case without building lists
                 if not first.requires_grad:

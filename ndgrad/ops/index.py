@@ -387,6 +387,21 @@ def _value_operand(x, value, op):
     return Tensor._wrap(arr, x._device), None
 
 
+def _is_view(t):
+    from .inplace import _is_view as is_view
+    return is_view(t)
+
+
+def _positions_in_base(view, base, op):
+    from .inplace import _positions_in_base as positions
+    return positions(view, base, op)
+
+
+def _rebase_history(view, base, out, positions):
+    from .inplace import _rebase_history as rebase
+    rebase(view, base, out, positions)
+
+
 def _write_inplace(x, fn, value, op):
     """Run ``fn`` (an IndexPut-like Function with inplace=True) on ``x``'s memory and rebind x's history.
 
@@ -396,14 +411,13 @@ def _write_inplace(x, fn, value, op):
     Tensor = _function.Tensor
     value_grad = value is not None and value.requires_grad
     track = grad_mode.state.enabled and (x.requires_grad or value_grad)
+    view_of = None
     if track:
         x._check_inplace(op)
-        if x._base is not None:
-            raise RuntimeError(
-                f"{op}: in-place assignment into a view (made by indexing, view/reshape, transpose, detach, "
-                f"...) of shape {tuple(x.shape)} is not differentiable in ndgrad when gradients are "
-                f"tracked. Fix: index the original tensor once (x[0, 1] = v instead of x[0][1] = v), "
-                f"or .clone() the view first and assign into the clone.")
+        if _is_view(x):  # x[0][1] = v: the base's history is rewritten too (CopySlices)
+            view_of = x._base
+            view_of._check_inplace(op + " (on a view of it)")
+            positions = _positions_in_base(x, view_of, op)
         alias = Tensor._wrap(x._data, x._device, requires_grad=x.requires_grad, grad_fn=x.grad_fn)
     else:
         alias = Tensor._wrap(x._data, x._device)
@@ -417,7 +431,9 @@ def _write_inplace(x, fn, value, op):
     if out._data is not x._data:
         x._data[...] = out._data
     x._bump_version()
-    if track:
+    if view_of is not None:
+        _rebase_history(x, view_of, out, positions)
+    elif track:
         x.grad_fn = out.grad_fn
         x.requires_grad = True
     return x

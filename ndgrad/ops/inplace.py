@@ -6,6 +6,7 @@ written back, and the tensor takes the new node as its ``grad_fn``; its version
 goes up, so a backward rule that saved the old values notices they are gone.
 """
 from ..autograd import grad_mode
+from ..autograd.function import Function
 from ..tensor import Tensor
 from . import elementwise as ew
 
@@ -15,11 +16,10 @@ def _inplace(self, name, compute, *others):
     self._check_inplace(name)
     tracked = grad_mode.state.enabled and (
         self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in others))
-    if tracked and self._base is not None and self._base.requires_grad is False and not self.requires_grad:
-        raise RuntimeError(
-            f"{name}: writing a value that requires grad into a view (shape {tuple(self.shape)}) of a tensor "
-            f"that does not require grad is not supported; build the result out of place instead "
-            f"(e.g. with ndgrad.cat or ndgrad.where)")
+    view_of = self._base if tracked and _is_view(self) else None
+    if view_of is not None:
+        view_of._check_inplace(name + " (on a view of it)")
+        positions = _positions_in_base(self, view_of, name)
     if tracked:
         # A copy: the op's backward may need the values from before the write-back below
         # (mul_(w) needs the old self for w's gradient), as PyTorch saves the original self.
@@ -32,11 +32,114 @@ def _inplace(self, name, compute, *others):
     _check_result(self, out, name)
     if out._data is not self._data:
         self._data[...] = out._data
-    if tracked:
+    if view_of is not None:
+        _rebase_history(self, view_of, out, positions)
+    elif tracked:
         self.grad_fn = out.grad_fn
         self.requires_grad = out.requires_grad
     self._bump_version()
     return self
+
+
+# -- in-place ops on views: the base's history is rewritten (PyTorch's CopySlices) ---------------
+def _is_view(t):
+    return t._base is not None and t._extra is not None and t._extra.get("view", False)
+
+
+def _positions_in_base(view, base, name):
+    """For each element of ``view``, its position in ``base`` (C order), from the two arrays' strides."""
+    xp = base.xp
+    b, v = base._data, view._data
+    logical = xp.empty_like(b, dtype=xp.int64)  # same memory layout as b when b is dense
+    logical[...] = xp.arange(b.size, dtype=xp.int64).reshape(b.shape)
+    item = b.itemsize
+    same_layout = logical.strides == tuple(s // item * 8 for s in b.strides)
+    offset = _address(v) - _address(b)
+    if not same_layout or offset % item or any(s < 0 or s % item for s in b.strides + v.strides):
+        raise RuntimeError(f"{name}: in-place change of a view (shape {tuple(view.shape)}) whose layout in its base "
+                           f"(shape {tuple(base.shape)}) ndgrad cannot map; clone() the view first, or build "
+                           f"the result out of place")
+    memory = xp.lib.stride_tricks.as_strided(logical, shape=(b.size,), strides=(8,))  # int64 memory order
+    start = memory[offset // item:]
+    return xp.lib.stride_tricks.as_strided(start, shape=v.shape,
+                                           strides=tuple(s // item * 8 for s in v.strides)).copy()
+
+
+def _address(array):
+    return array.ctypes.data if hasattr(array, "ctypes") else array.data.ptr
+
+
+def _rebase_history(view, base, out, positions):
+    """After ``view`` changed in place: base = old base with the view's region replaced by ``out``."""
+    old_base = Tensor._wrap(base._data, base._device, requires_grad=base.requires_grad, grad_fn=base.grad_fn)
+    node = CopySlices(positions)
+    new_base = node.apply(old_base, out)
+    base.grad_fn, base.requires_grad = new_base.grad_fn, True
+    # the view now reads its gradient from the base's new history
+    view.grad_fn, view.requires_grad = TakeAt(positions).apply(base).grad_fn, True
+
+
+class CopySlices(Function):
+    """The base after an in-place op on one of its views: old base outside the view, ``value`` inside."""
+    __slots__ = ("positions",)
+
+    def __init__(self, positions):
+        self.positions = positions
+
+    def forward(self, base, value):
+        return base  # the op already wrote the new values through the view
+
+    def backward(self, grad):
+        keep, new = self.needs_input_grad
+        return (ZeroAt(self.positions).apply(grad) if keep else None,
+                TakeAt(self.positions).apply(grad) if new else None)
+
+
+class TakeAt(Function):
+    """The elements at flat ``positions`` (an integer array shaped like the result)."""
+    __slots__ = ("positions",)
+
+    def __init__(self, positions):
+        self.positions = positions
+
+    def forward(self, x):
+        return x.reshape(-1)[self.positions]
+
+    def backward(self, grad):
+        return PutAt(self.positions, self.inputs[0]._data.shape).apply(grad)
+
+
+class PutAt(Function):
+    """Zeros of ``shape`` with ``value`` added at flat ``positions`` (repeats accumulate): TakeAt's adjoint."""
+    __slots__ = ("positions", "shape")
+
+    def __init__(self, positions, shape):
+        self.positions, self.shape = positions, shape
+
+    def forward(self, value):
+        from ..backend import kernels
+        out = self.xp.zeros(self.shape, dtype=value.dtype)
+        kernels.scatter_add(self.xp, out.reshape(-1), self.positions.reshape(-1), value.reshape(-1))
+        return out
+
+    def backward(self, grad):
+        return TakeAt(self.positions).apply(grad)
+
+
+class ZeroAt(Function):
+    """A copy with the elements at flat ``positions`` set to zero (its own adjoint)."""
+    __slots__ = ("positions",)
+
+    def __init__(self, positions):
+        self.positions = positions
+
+    def forward(self, x):
+        out = self.xp.array(x, copy=True, order="C")
+        out.reshape(-1)[self.positions] = 0
+        return out
+
+    def backward(self, grad):
+        return ZeroAt(self.positions).apply(grad)
 
 
 def _check_result(self, out, name):
