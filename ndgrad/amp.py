@@ -90,17 +90,16 @@ class GradScaler:
         if not self.enabled or id(optimizer) in self._unscaled:
             return
         inv = 1.0 / self.scale_value
-        found = False
+        finite = []  # one flag per gradient, kept on its device: reading them is the step's only sync
         with grad_mode.no_grad():
             for group in optimizer.param_groups:
                 for p in group["params"]:
                     if p.grad is None:
                         continue
                     g = p.grad._data
-                    xp = p.grad.xp
-                    if not bool(xp.isfinite(g).all()):
-                        found = True
+                    finite.append(p.grad.xp.isfinite(g).all())
                     p.grad = type(p.grad)._wrap(g * g.dtype.type(inv), p.grad._device)
+        found = not all(bool(f) for f in finite)
         self._found_inf = self._found_inf or found
         self._unscaled.add(id(optimizer))
 
