@@ -18,7 +18,7 @@ _ONE_NEEDED = (True,)
 
 
 class Function:
-    __slots__ = ("inputs", "needs_input_grad", "next_functions", "xp", "device",
+    __slots__ = ("inputs", "needs_input_grad", "next_functions", "xp", "device", "out_meta",
                  "_versions", "_out", "_out_ref", "_out_ver", "_pre_hooks", "_retained", "__weakref__")
 
     needs_output = False  # keep the output array so backward can use self.output()
@@ -64,6 +64,7 @@ class Function:
                 self.next_functions = tuple([(t.grad_fn or t) if t.requires_grad else None for t in inputs])
                 self._versions = tuple([t._ver if t._base is None else t._base._ver for t in inputs])
             self.inputs = inputs
+            self.out_meta = (out.shape, out.dtype)  # survives release(), for pictures of the graph
             self._pre_hooks = self._retained = None
             result.requires_grad = True
             result.grad_fn = self

@@ -11,6 +11,8 @@ import shutil
 import subprocess
 import warnings
 
+from ..dtypes import to_dtype
+
 _FORMATS = ("svg", "png", "pdf", "dot")
 _COLORS = {"output": "#b7e4a6", "op": "#e8e8e8", "leaf": "#a9d3f5", "const": "#ffffff"}
 _MAX_ARGS = 3  # op attributes shown in a node label (Sum(dim=1, keepdim=True)), so labels stay short
@@ -87,8 +89,6 @@ class _GraphWriter:
             node = stack.pop()
             node_id = self.ids[id(node)]
             inputs = node.inputs  # None once backward freed the node
-            if inputs is None:
-                self.freed = True
             for i, parent in enumerate(node.next_functions):
                 given = inputs[i] if inputs is not None else None
                 if parent is None:
@@ -118,10 +118,15 @@ class _GraphWriter:
 
     def _op_node(self, node, node_id, output):
         lines = [_op_title(node)]
+        meta = getattr(node, "out_meta", None)
         if output is not None:
             lines.append(f"{_shape(output)} {_dtype(output)}")
+        elif meta is not None:  # the graph was freed by backward(), but each node kept its output's shape
+            shape, dtype = meta
+            lines.append(f"{_shape_of(shape)} {to_dtype(dtype).name}")
         else:
             lines.append("shape ?")
+            self.freed = True
         if self.show_grad_norms:
             retained = getattr(node, "_retained", None)
             t = retained() if retained is not None else None
@@ -192,7 +197,11 @@ def _number(value):
 
 
 def _shape(t):
-    return "(" + ", ".join(str(d) for d in t.shape) + ("," if len(t.shape) == 1 else "") + ")"
+    return _shape_of(t.shape)
+
+
+def _shape_of(shape):
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 def _dtype(t):
