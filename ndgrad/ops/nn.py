@@ -17,6 +17,7 @@ transposing copies. The input gradient is the transpose matmul plus col2im.
 import math
 
 from .. import amp as _amp
+from ..backend import xp_of as _xp_of
 from ..autograd import function as _function
 from ..autograd.function import Function
 from ..autograd.grad_mode import state as _grad_state
@@ -980,7 +981,8 @@ class _ClassTargets:
         else:
             self.w_c = weight.astype(dtype, copy=False)
             self.w_t = self.w_c[index] * valid
-        self.denom = float(self.w_t.sum()) if reduction == "mean" else None
+        # kept on the device (a 0-d array): reading it as a float would stall a GPU every step
+        self.denom = self.w_t.sum() if reduction == "mean" else None
 
     def per_position(self, xp, logp):
         """-sum_c q_ic * logp_ic for every position (N, *)."""
@@ -999,7 +1001,10 @@ class _ClassTargets:
             return loss
         total = loss.sum()
         if self.reduction == "mean":   # all targets ignored: 0/0 = nan, like PyTorch
-            return total / self.denom if self.denom else total * float("nan")
+            xp = _xp_of(total)
+            empty = self.denom == 0
+            out = xp.where(empty, float("nan"), total / (self.denom + empty))
+            return xp.asarray(out).astype(total.dtype, copy=False)
         return total
 
     def grad_scale(self, g):
@@ -1007,7 +1012,12 @@ class _ClassTargets:
         if self.reduction == "none":
             return g.reshape((g.shape[0], 1) + tuple(g.shape[1:]))
         if self.reduction == "mean":   # PyTorch's gradient is 0, not nan, when every target is ignored
-            s = g * (1.0 / self.denom if self.denom else 0.0)
+            scale = (self.denom != 0) / (self.denom + (self.denom == 0))
+            if hasattr(g, "_data"):
+                scale = _tensor_cls()._wrap(scale.astype(g._data.dtype), g._device)
+            else:
+                scale = scale.astype(g.dtype)
+            s = g * scale
         else:
             s = g
         return s.reshape((1,) * (self.index.ndim))
