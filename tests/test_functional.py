@@ -707,3 +707,27 @@ class _default_device:
     def __exit__(self, *exc):
         global _t
         _t = self.saved
+
+
+# -- inplace=True writes into the input, and gradients still match PyTorch ---------------------------
+@pytest.mark.parametrize("name, kwargs", [
+    ("relu", {}), ("relu6", {}), ("leaky_relu", {"negative_slope": 0.1}), ("elu", {"alpha": 0.7}),
+    ("hardtanh", {"min_val": -0.5, "max_val": 1.5}), ("silu", {}), ("mish", {}),
+])
+def test_inplace_activation_writes_into_its_input_like_torch(name, kwargs):
+    results = []
+    for lib, fn in ((torch, getattr(TF, name)), (ndgrad, getattr(NF, name))):
+        x = lib.tensor(np.linspace(-3, 3, 12).reshape(3, 4), requires_grad=True)
+        h = x * 1.5
+        out = fn(h, inplace=True, **kwargs)
+        assert out is h
+        (out * out).sum().backward()
+        results.append((h.detach().numpy().copy(), x.grad.numpy().copy()))
+    for ours, theirs in zip(results[1], results[0]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+def test_inplace_relu_on_a_leaf_that_requires_grad_raises():
+    x = ndgrad.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):
+        NF.relu(x, inplace=True)

@@ -47,8 +47,8 @@ def _shape(t):
 
 # -- activations that the core defines -----------------------------------------------------------
 def relu(input, inplace=False):
-    """max(x, 0)."""
-    return _ew.relu(input)
+    """max(x, 0); ``inplace=True`` writes the result into ``input``."""
+    return input.relu_() if inplace else _ew.relu(input)
 
 
 def sigmoid(input):
@@ -163,8 +163,9 @@ def dropout(input, p=0.5, training=True, inplace=False):
     if not training or p == 0.0:
         return input
     if p == 1.0:
-        return input * 0.0
-    return input * _const(_dropout_mask(input, p), input)
+        return input.mul_(0.0) if inplace else input * 0.0
+    mask = _const(_dropout_mask(input, p), input)
+    return input.mul_(mask) if inplace else input * mask
 
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,

@@ -224,6 +224,17 @@ def _check_float(op, x):
         raise TypeError(f"{op}: expected a floating-point tensor, got {x.dtype}; convert with .float()")
 
 
+def _maybe_inplace(input, op, inplace):
+    """``op(input)``; with ``inplace=True`` the result is written into ``input``, as PyTorch does.
+
+    When gradients are tracked the op reads a clone, so the values its backward saved are not the
+    ones the write-back overwrites (PyTorch's in-place rules use the result instead).
+    """
+    if not inplace:
+        return op(input)
+    return input.copy_(op(input.clone() if input.requires_grad else input))
+
+
 def erf(input):
     """The error function (differentiable). Not in __all__: the core owns ``ndgrad.erf``."""
     return Erf().apply(input)
@@ -231,7 +242,7 @@ def erf(input):
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """x where x > 0, else negative_slope * x."""
-    return LeakyReLU(negative_slope).apply(input)
+    return _maybe_inplace(input, LeakyReLU(negative_slope).apply, inplace)
 
 
 def gelu(input, approximate="none"):
@@ -247,7 +258,7 @@ def gelu(input, approximate="none"):
 def silu(input, inplace=False):
     """x * sigmoid(x) (a.k.a. swish)."""
     _check_float("silu", input)
-    return SiLU().apply(input)
+    return _maybe_inplace(input, SiLU().apply, inplace)
 
 
 def softplus(input, beta=1.0, threshold=20.0):
@@ -259,19 +270,19 @@ def softplus(input, beta=1.0, threshold=20.0):
 def elu(input, alpha=1.0, inplace=False):
     """x where x > 0, else alpha * (exp(x) - 1)."""
     _check_float("elu", input)
-    return ELU(alpha).apply(input)
+    return _maybe_inplace(input, ELU(alpha).apply, inplace)
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """x clipped to [min_val, max_val]."""
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
-    return Hardtanh(min_val, max_val).apply(input)
+    return _maybe_inplace(input, Hardtanh(min_val, max_val).apply, inplace)
 
 
 def relu6(input, inplace=False):
     """min(max(x, 0), 6)."""
-    return Hardtanh(0.0, 6.0).apply(input)
+    return _maybe_inplace(input, Hardtanh(0.0, 6.0).apply, inplace)
 
 
 def softsign(input):
@@ -289,7 +300,7 @@ def logsigmoid(input):
 def mish(input, inplace=False):
     """x * tanh(softplus(x))."""
     _check_float("mish", input)
-    return Mish().apply(input)
+    return _maybe_inplace(input, Mish().apply, inplace)
 
 
 METHODS = {}
