@@ -387,27 +387,13 @@ def _value_operand(x, value, op):
     return Tensor._wrap(arr, x._device), None
 
 
-def _is_view(t):
-    from .inplace import _is_view as is_view
-    return is_view(t)
-
-
-def _positions_in_base(view, base, op):
-    from .inplace import _positions_in_base as positions
-    return positions(view, base, op)
-
-
-def _rebase_history(view, base, out, positions):
-    from .inplace import _rebase_history as rebase
-    rebase(view, base, out, positions)
-
-
 def _write_inplace(x, fn, value, op):
     """Run ``fn`` (an IndexPut-like Function with inplace=True) on ``x``'s memory and rebind x's history.
 
     The node's input is an alias of x with x's previous history, so the graph
     stays acyclic; x then becomes the node's output.
     """
+    from .inplace import _is_view, _positions_in_base, _rebase_history  # inplace imports this module
     Tensor = _function.Tensor
     value_grad = value is not None and value.requires_grad
     track = grad_mode.state.enabled and (x.requires_grad or value_grad)

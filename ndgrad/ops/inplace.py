@@ -6,9 +6,9 @@ written back, and the tensor takes the new node as its ``grad_fn``; its version
 goes up, so a backward rule that saved the old values notices they are gone.
 """
 from ..autograd import grad_mode
-from ..autograd.function import Function
 from ..tensor import Tensor
 from . import elementwise as ew
+from .index import ScatterFlat, TakeFlat
 
 
 def _inplace(self, name, compute, *others):
@@ -76,70 +76,19 @@ def _rebase_history(view, base, out, positions):
     new_base = node.apply(old_base, out)
     base.grad_fn, base.requires_grad = new_base.grad_fn, True
     # the view now reads its gradient from the base's new history
-    view.grad_fn, view.requires_grad = TakeAt(positions).apply(base).grad_fn, True
+    view.grad_fn, view.requires_grad = TakeFlat(positions).apply(base).grad_fn, True
 
 
-class CopySlices(Function):
-    """The base after an in-place op on one of its views: old base outside the view, ``value`` inside."""
-    __slots__ = ("positions",)
+class CopySlices(ScatterFlat):
+    """The base after an in-place op on one of its views: old base outside the view, ``value`` inside.
 
-    def __init__(self, positions):
-        self.positions = positions
+    ScatterFlat's rule exactly; only the forward differs, because the op already wrote the new
+    values through the view, so the base is returned as it is.
+    """
+    __slots__ = ()
 
     def forward(self, base, value):
-        return base  # the op already wrote the new values through the view
-
-    def backward(self, grad):
-        keep, new = self.needs_input_grad
-        return (ZeroAt(self.positions).apply(grad) if keep else None,
-                TakeAt(self.positions).apply(grad) if new else None)
-
-
-class TakeAt(Function):
-    """The elements at flat ``positions`` (an integer array shaped like the result)."""
-    __slots__ = ("positions",)
-
-    def __init__(self, positions):
-        self.positions = positions
-
-    def forward(self, x):
-        return x.reshape(-1)[self.positions]
-
-    def backward(self, grad):
-        return PutAt(self.positions, self.inputs[0]._data.shape).apply(grad)
-
-
-class PutAt(Function):
-    """Zeros of ``shape`` with ``value`` added at flat ``positions`` (repeats accumulate): TakeAt's adjoint."""
-    __slots__ = ("positions", "shape")
-
-    def __init__(self, positions, shape):
-        self.positions, self.shape = positions, shape
-
-    def forward(self, value):
-        from ..backend import kernels
-        out = self.xp.zeros(self.shape, dtype=value.dtype)
-        kernels.scatter_add(self.xp, out.reshape(-1), self.positions.reshape(-1), value.reshape(-1))
-        return out
-
-    def backward(self, grad):
-        return TakeAt(self.positions).apply(grad)
-
-
-class ZeroAt(Function):
-    """A copy with the elements at flat ``positions`` set to zero (its own adjoint)."""
-    __slots__ = ("positions",)
-
-    def __init__(self, positions):
-        self.positions = positions
-
-    def forward(self, x):
-        out = self.xp.array(x, copy=True, order="C")
-        out.reshape(-1)[self.positions] = 0
-        return out
-
-    def backward(self, grad):
-        return ZeroAt(self.positions).apply(grad)
+        return base
 
 
 def _check_result(self, out, name):

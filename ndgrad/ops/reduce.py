@@ -8,6 +8,7 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import state as _grad_state
 from ..tensor import Tensor, _check_dim, _new_tensor
 from . import elementwise as ew
+from . import shape as shape_ops
 
 _sum, _int = builtins.sum, builtins.int
 values_indices = namedtuple("values_indices", ["values", "indices"])
@@ -49,7 +50,7 @@ def _reduced_shape(shape, dims, keepdim):
     return tuple(s for i, s in enumerate(shape) if i not in dims)
 
 
-# -- sum and its inverse (used by the engine to undo broadcasting) ----------------------------------
+# -- sum, and sum_to_size (the engine undoes broadcasting with it) -----------------------------------
 class Sum(Function):
     __slots__ = ("dims", "keepdim", "dtype")
 
@@ -66,38 +67,8 @@ class Sum(Function):
         keep = _keep_shape(shape, self.dims)
         if not _grad_state.enabled:  # first order: a broadcast view of the raw gradient
             return _new_tensor(self.xp.broadcast_to(grad._data.reshape(keep), shape), grad._device)
-        return ExpandTo(keep, shape).apply(grad)
-
-
-class ExpandTo(Function):
-    """Reshape a reduced gradient to keepdim form and broadcast it to the input shape (a view)."""
-    __slots__ = ("keep_shape", "shape")
-    is_view = False
-
-    def __init__(self, keep_shape, shape):
-        self.keep_shape, self.shape = keep_shape, shape
-
-    def forward(self, g):
-        return self.xp.broadcast_to(g.reshape(self.keep_shape), self.shape)
-
-    def backward(self, grad):
-        dims = tuple(i for i, (k, s) in enumerate(zip(self.keep_shape, self.shape)) if k == 1 and s != 1)
-        reduced = Sum(dims, True).apply(grad) if dims else grad
-        src_shape = self.inputs[0]._data.shape
-        return reduced if reduced._data.shape == src_shape else _Reshape(src_shape).apply(reduced)
-
-
-class _Reshape(Function):
-    __slots__ = ("shape",)
-
-    def __init__(self, shape):
-        self.shape = shape
-
-    def forward(self, x):
-        return x.reshape(self.shape)
-
-    def backward(self, grad):
-        return _Reshape(self.inputs[0]._data.shape).apply(grad)
+        # the engine sums Expand's gradient back over the broadcast dims: Sum's rule, one level up
+        return shape_ops.broadcast_to(shape_ops.reshape(grad, keep), shape)
 
 
 def broadcast_dims(src, shape):
@@ -116,7 +87,7 @@ def sum_to_size(x, *size):
         return x
     dims = broadcast_dims(src, shape)
     out = Sum(dims, True).apply(x) if dims else x
-    return _Reshape(shape).apply(out) if out._data.shape != shape else out
+    return shape_ops.reshape(out, shape) if out._data.shape != shape else out
 
 
 def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
