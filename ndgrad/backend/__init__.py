@@ -7,6 +7,7 @@ writes one code path against it.
 import numpy as np
 
 from . import cpu
+from . import cuda as _cuda  # cheap: CuPy itself is imported only when a GPU is asked for
 
 __all__ = ["np", "Device", "get_device", "namespace", "xp_of", "device_of", "to_device", "CPU"]
 
@@ -53,8 +54,17 @@ CPU = Device("cpu")
 
 
 def _current_cuda_index():
-    from . import cuda
-    return cuda.current_index()
+    return _cuda.current_index()
+
+
+_CUDA_DEVICES = {}  # index -> the one Device object for that GPU, so `a._device is b._device` holds
+
+
+def _cuda_device(index):
+    dev = _CUDA_DEVICES.get(index)
+    if dev is None:
+        dev = _CUDA_DEVICES[index] = Device("cuda", index)
+    return dev
 
 
 def get_device(spec=None):
@@ -69,37 +79,30 @@ def get_device(spec=None):
         dev = Device(str(spec))
     if dev.type == "cpu":
         return CPU
-    from . import cuda
-    cuda.check_device(dev.index)
-    return dev
+    if dev.index not in _CUDA_DEVICES:  # checked once per GPU, not on every tensor creation
+        _cuda.check_device(dev.index)
+    return _cuda_device(dev.index)
 
 
 def namespace(device):
     """The array namespace (numpy or cupy) that holds arrays on ``device``."""
     if device.type == "cpu":
         return np
-    from . import cuda
-    return cuda.xp()
+    return _cuda.xp()
 
 
 def xp_of(array):
     """The array namespace of a raw array."""
-    if type(array) is np.ndarray:
+    if type(array) is np.ndarray or not _cuda.is_cupy_array(array):
         return np
-    from . import cuda
-    if cuda.is_cupy_array(array):
-        return cuda.xp()
-    return np
+    return _cuda.xp()
 
 
 def device_of(array):
     """The Device of a raw array."""
-    if type(array) is np.ndarray:
+    if type(array) is np.ndarray or not _cuda.is_cupy_array(array):
         return CPU
-    from . import cuda
-    if cuda.is_cupy_array(array):
-        return Device("cuda", array.device.id)
-    return CPU
+    return _cuda_device(array.device.id)
 
 
 def to_device(array, device):
@@ -107,7 +110,6 @@ def to_device(array, device):
     src = device_of(array)
     if src == device:
         return array
-    from . import cuda
     if device.type == "cpu":
-        return cuda.to_host(array)
-    return cuda.to_gpu(array, device.index)
+        return _cuda.to_host(array)
+    return _cuda.to_gpu(array, device.index)
