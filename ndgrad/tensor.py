@@ -7,7 +7,7 @@ NumPy or CuPy array. Operators and methods are attached from ``ndgrad/ops``.
 import weakref
 
 from . import dtypes
-from .autograd import function as _function
+from .autograd import node as _node
 from .autograd import grad_mode
 from .backend import CPU, np, device_of, get_device, namespace, to_device
 
@@ -407,5 +407,5 @@ def _new_tensor(data, device, _new=object.__new__):
     return t
 
 
-_function.Tensor = Tensor
-_function._new_tensor = _new_tensor
+_node.Tensor = Tensor
+_node._new_tensor = _new_tensor

@@ -435,9 +435,9 @@ def test_gradcheck_and_gradgradcheck_on_ops(name):
 
 
 def _square_with_wrong_grad():
-    from ndgrad.autograd.function import Function
+    from ndgrad.autograd.node import Node
 
-    class WrongSquare(Function):
+    class WrongSquare(Node):
         def forward(self, x):
             return x * x
 
@@ -448,9 +448,9 @@ def _square_with_wrong_grad():
 
 
 def _square_with_non_differentiable_grad():
-    from ndgrad.autograd.function import Function
+    from ndgrad.autograd.node import Node
 
-    class FrozenSquare(Function):
+    class FrozenSquare(Node):
         def forward(self, x):
             self.two_x = 2 * x
             return x * x

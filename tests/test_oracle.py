@@ -4,11 +4,11 @@ import pytest
 import torch
 
 import ndgrad
-from ndgrad.autograd.function import Function
+from ndgrad.autograd.node import Node
 from oracle import check_error, check_higher_order, check_op, noncontiguous, random_array
 
 
-class _WrongExpGrad(Function):
+class _WrongExpGrad(Node):
     needs_output = True
 
     def forward(self, x):

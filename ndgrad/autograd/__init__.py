@@ -1,16 +1,16 @@
 """Reverse-mode automatic differentiation: backward(), grad(), gradcheck."""
-from .function import Function
+from .node import Node
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .engine import run_backward
 from .gradcheck import gradcheck, gradgradcheck
 from . import functional
-from . import function as _function
+from . import node as _node
 
 
 def _new_tensor(data, device):
-    return _function._new_tensor(data, device)
+    return _node._new_tensor(data, device)
 
-__all__ = ["Function", "backward", "grad", "gradcheck", "gradgradcheck", "no_grad", "enable_grad",
+__all__ = ["Node", "backward", "grad", "gradcheck", "gradgradcheck", "no_grad", "enable_grad",
            "set_grad_enabled", "is_grad_enabled", "inference_mode", "functional"]
 
 

@@ -6,8 +6,8 @@ each node's saved tensors as soon as its backward has run, unless retain_graph.
 Broadcasting is undone here, in one place, for every op.
 """
 from . import grad_mode
-from . import function
-from .function import Function
+from . import node as _node
+from .node import Node
 
 _FREED = ("Trying to backward through the graph a second time (or to use saved tensors after they were "
           "freed). The saved tensors of {node} were freed by the first backward(). Fix: pass "
@@ -60,7 +60,7 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
             for parent, g in zip(node.next_functions, grads or _none_like(node.next_functions)):
                 if parent is None:
                     continue
-                if isinstance(parent, Function):
+                if isinstance(parent, Node):
                     if g is not None:
                         acc = buffers.get(parent)
                         buffers[parent] = g if acc is None else acc + g
@@ -92,7 +92,7 @@ def _count_dependencies(roots):
             continue
         seen.add(node)
         for parent in node.next_functions:
-            if isinstance(parent, Function):
+            if isinstance(parent, Node):
                 dependencies[parent] = dependencies.get(parent, 0) + 1
                 if parent not in seen:
                     stack.append(parent)
@@ -136,7 +136,7 @@ def _sum_to(g, shape, node, create_graph):
             dims = broadcast_dims(data.shape, shape)
             if dims:
                 data = data.sum(axis=dims, keepdims=True)
-            return function._new_tensor(data.reshape(shape), g._device)
+            return _node._new_tensor(data.reshape(shape), g._device)
         return sum_to_size(g, shape)
     except ValueError:
         raise RuntimeError(f"{node.name()}: its backward produced a gradient of shape {tuple(g.shape)} that "
@@ -169,7 +169,7 @@ def _accumulate(tensor, g, create_graph, assigned):
     if tensor.grad is None:
         data = g._data
         if id(g) in assigned or data.base is not None or not data.flags.c_contiguous:
-            g = g.clone() if create_graph else function.Tensor._wrap(data.copy(), g._device)
+            g = g.clone() if create_graph else _node.Tensor._wrap(data.copy(), g._device)
         assigned.add(id(g))
         tensor.grad = g
     else:

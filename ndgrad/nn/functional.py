@@ -8,7 +8,7 @@ order) come from the ops they are made of.
 """
 import math
 
-from ..autograd import function as _function
+from ..autograd import node as _node
 from ..backend import kernels
 from ..ops import elementwise as _ew
 from ..ops import nn as _nn
@@ -33,7 +33,7 @@ __all__ = [
 
 
 def _T():
-    return _function.Tensor
+    return _node.Tensor
 
 
 def _const(array, like):
@@ -188,7 +188,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     return rows
 
 
-class _Embedding(_function.Function):
+class _Embedding(_node.Node):
     """weight[idx]; backward adds each output row's gradient into its row of the table."""
     __slots__ = ("idx", "padding_idx", "rows")
 
@@ -203,7 +203,7 @@ class _Embedding(_function.Function):
         return _EmbeddingBackward(self.idx, self.padding_idx, self.rows).apply(grad)
 
 
-class _EmbeddingBackward(_function.Function):
+class _EmbeddingBackward(_node.Node):
     __slots__ = ("idx", "padding_idx", "rows")
 
     def __init__(self, idx, padding_idx, rows):
@@ -442,3 +442,22 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
         return loss.sum() / (input.shape[0] if input.ndim else 1)
     return _reduce(loss, reduction, "kl_div")
 
+
+
+# Families of functions kept in files of their own join this namespace (as ops/__init__ does for ops).
+def _join_families():
+    import importlib
+    for family in ("functional_layers", "functional_activations", "functional_losses", "functional_attention"):
+        try:
+            module = importlib.import_module(f"ndgrad.nn.{family}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"ndgrad.nn.{family}":
+                raise
+            continue
+        for name in module.__all__:
+            globals()[name] = getattr(module, name)
+            if name not in __all__:
+                __all__.append(name)
+
+
+_join_families()

@@ -3,7 +3,8 @@ import importlib
 
 from ..tensor import Tensor
 
-_MODULES = ["elementwise", "reduce", "shape", "index", "linalg", "activation", "nn", "inplace"]
+_MODULES = ["elementwise", "reduce", "shape", "index", "linalg", "activation", "nn", "inplace",
+            "sorting", "scatter", "shape_extra", "math_extra", "random_ops", "tensor_new", "inplace_twins"]
 
 exported = {}
 for _name in _MODULES:

@@ -8,8 +8,8 @@ derivative that is constant almost everywhere, so one raw version serves both.
 """
 import math
 
-from ..autograd import function as _function
-from ..autograd.function import Function
+from ..autograd import node as _node
+from ..autograd.node import Node
 from ..autograd.grad_mode import state as _grad_state
 from ..backend import kernels
 
@@ -22,7 +22,7 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 def _wrap(array, like):
-    return _function.Tensor._wrap(array, like._device)
+    return _node.Tensor._wrap(array, like._device)
 
 
 def _sigmoid(xp, x):
@@ -36,7 +36,7 @@ def _softplus(xp, x):
     return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
 
 
-class _Elementwise(Function):
+class _Elementwise(Node):
     __slots__ = ()
 
     def derivative(self, xp, x):

@@ -3,7 +3,7 @@ import builtins
 import operator
 
 from .. import dtypes
-from ..autograd.function import Function
+from ..autograd.node import Node
 from ..autograd.grad_mode import state as _grad_state
 from ..backend import CPU, fused, np, to_device
 from ..tensor import Tensor, _new_tensor
@@ -64,7 +64,7 @@ def _prepare(a, b, op):
     return a, b, cast
 
 
-class _Binary(Function):
+class _Binary(Node):
     """A binary op whose forward casts both arrays to the promoted dtype first."""
     __slots__ = ("cast",)
 
@@ -143,7 +143,7 @@ class Pow(_Binary):
         return ga, gb
 
 
-class PowScalar(Function):
+class PowScalar(Node):
     """x ** c for a Python number c: its own node, so no tensor is made for c."""
     __slots__ = ("exponent",)
 
@@ -177,7 +177,7 @@ class PowScalar(Function):
         return grad * (c * pow(x, c - 1))
 
 
-class RPowScalar(Function):
+class RPowScalar(Node):
     """c ** x for a Python number c."""
     __slots__ = ("base",)
     needs_output = True
@@ -226,7 +226,7 @@ class Minimum(_Extremum):
 
 
 # -- a tensor and a Python number: one-input nodes, no tensor made for the number -----------------
-class _ScalarOp(Function):
+class _ScalarOp(Node):
     __slots__ = ("c",)
 
     def __init__(self, c):
@@ -404,7 +404,7 @@ def _nondiff(fn, a, b, cast):
 
 
 # -- unary math ------------------------------------------------------------------------------------
-class _Unary(Function):
+class _Unary(Node):
     """A unary op on floating-point data (integers are promoted to the default float first)."""
     __slots__ = ()
     float_only = True
@@ -700,7 +700,7 @@ class Round(_ZeroGrad):
         return xp.round(x, self.decimals) if x.dtype.kind == "f" else x.copy()
 
 
-class Where(Function):
+class Where(Node):
     """where(cond, a, b): input 0 is the boolean condition, never differentiated."""
     __slots__ = ("cast",)
 
@@ -719,7 +719,7 @@ class Where(Function):
         return None, ga, gb
 
 
-class Cast(Function):
+class Cast(Node):
     """Change dtype; the gradient is cast back to the input's dtype by the engine."""
     __slots__ = ("dtype",)
 
@@ -733,7 +733,7 @@ class Cast(Function):
         return grad
 
 
-class ToDevice(Function):
+class ToDevice(Node):
     """Copy to another device; the gradient travels back to the input's device."""
     __slots__ = ("target", "source")
 

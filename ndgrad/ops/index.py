@@ -13,9 +13,9 @@ backward, which makes every rule here twice differentiable.
 import math
 import operator
 
-from ..autograd import function as _function
+from ..autograd import node as _node
 from ..autograd import grad_mode
-from ..autograd.function import Function
+from ..autograd.node import Node
 from ..backend import kernels, to_device, xp_of
 from .shape import normalize_dim, broadcast_shapes, expand, reshape
 
@@ -28,7 +28,7 @@ __all__ = ["getitem", "setitem", "index_put", "index_put_", "gather", "scatter",
 
 def _index_array(obj, x, op):
     """A raw int or bool array on x's device from a Tensor, list, or numpy/cupy array."""
-    Tensor = _function.Tensor
+    Tensor = _node.Tensor
     xp = x.xp
     if isinstance(obj, Tensor):
         arr = obj._data if obj._device == x._device else to_device(obj._data, x._device)
@@ -67,7 +67,7 @@ def _check_bounds(arr, size, dim, op, allow_negative=True):
 
 def _is_index_like(obj):
     """A Tensor, a list, or a numpy/cupy array (or numpy integer)."""
-    return isinstance(obj, (_function.Tensor, list)) or (hasattr(obj, "dtype") and hasattr(obj, "shape"))
+    return isinstance(obj, (_node.Tensor, list)) or (hasattr(obj, "dtype") and hasattr(obj, "shape"))
 
 
 def _parse_index(x, index, op):
@@ -186,7 +186,7 @@ def _single_take_dim(advanced):
 
 # -- the gather / scatter-add pairs --------------------------------------------------------------
 
-class BasicIndex(Function):
+class BasicIndex(Node):
     """A view through ints, slices and None."""
     __slots__ = ("index", "in_shape")
     is_view = True
@@ -202,7 +202,7 @@ class BasicIndex(Function):
         return BasicIndexBackward(self.index, self.in_shape).apply(grad)
 
 
-class BasicIndexBackward(Function):
+class BasicIndexBackward(Node):
     """Zeros of the input shape with the gradient written into the indexed view."""
     __slots__ = ("index", "shape")
 
@@ -218,7 +218,7 @@ class BasicIndexBackward(Function):
         return BasicIndex(self.index).apply(grad)
 
 
-class IndexSelect(Function):
+class IndexSelect(Node):
     """``x`` taken at ``index`` (any shape) along ``dim``: output dims x[:dim] + index + x[dim+1:]."""
     __slots__ = ("dim", "index", "in_shape")
 
@@ -233,7 +233,7 @@ class IndexSelect(Function):
         return IndexAddInto(self.dim, self.index, self.in_shape).apply(grad)
 
 
-class IndexAddInto(Function):
+class IndexAddInto(Node):
     """Adjoint of IndexSelect: zeros of ``shape`` with the gradient added at ``index`` along ``dim``."""
     __slots__ = ("dim", "index", "shape")
 
@@ -249,7 +249,7 @@ class IndexAddInto(Function):
         return IndexSelect(self.dim, self.index).apply(grad)
 
 
-class TakeFlat(Function):
+class TakeFlat(Node):
     """``x.flatten()[positions]``: every gather is this with precomputed flat positions."""
     __slots__ = ("positions", "in_shape")
 
@@ -264,7 +264,7 @@ class TakeFlat(Function):
         return PutAddFlat(self.positions, self.in_shape).apply(grad)
 
 
-class PutAddFlat(Function):
+class PutAddFlat(Node):
     """Adjoint of TakeFlat: zeros of ``shape`` with the gradient added at the flat positions."""
     __slots__ = ("positions", "shape")
 
@@ -281,7 +281,7 @@ class PutAddFlat(Function):
         return TakeFlat(self.positions).apply(grad)
 
 
-class AdvancedIndex(Function):
+class AdvancedIndex(Node):
     """``x[index]`` with index arrays (a copy); the backward scatter-adds through flat positions."""
     __slots__ = ("index", "in_shape")
 
@@ -323,7 +323,7 @@ def getitem(input, index):
 
 # -- writing through an index ----------------------------------------------------------------------
 
-class IndexPut(Function):
+class IndexPut(Node):
     """``out = x; out[index] = value`` (or ``+=`` with accumulate), in place when ``inplace``.
 
     Inputs: (x, value) or just (x,) when the value is the Python number ``scalar``.
@@ -371,7 +371,7 @@ class IndexPut(Function):
 
 def _value_operand(x, value, op):
     """(tensor or None, python scalar or None) for a value written into x."""
-    Tensor = _function.Tensor
+    Tensor = _node.Tensor
     if isinstance(value, Tensor):
         if value.dtype.np != x._data.dtype and value.requires_grad:
             value = value.to(x.dtype)   # keep the cast in the graph so the value's gradient flows
@@ -394,7 +394,7 @@ def _write_inplace(x, fn, value, op):
     stays acyclic; x then becomes the node's output.
     """
     from .inplace import _is_view, _positions_in_base, _rebase_history  # inplace imports this module
-    Tensor = _function.Tensor
+    Tensor = _node.Tensor
     value_grad = value is not None and value.requires_grad
     track = grad_mode.state.enabled and (x.requires_grad or value_grad)
     view_of = None
@@ -433,7 +433,7 @@ def setitem(input, index, value):
 
 
 def _put_index(input, indices, op):
-    Tensor = _function.Tensor
+    Tensor = _node.Tensor
     if isinstance(indices, Tensor) or not isinstance(indices, (list, tuple)):
         raise TypeError(f"{op}: indices must be a tuple of index tensors, one per indexed dim, "
                         f"e.g. {op}((rows, cols), values)")
@@ -535,7 +535,7 @@ def take(input, index, axis=None):
     return TakeFlat(_check_bounds(idx, input._data.size, 0, "take")).apply(input)
 
 
-class ScatterFlat(Function):
+class ScatterFlat(Node):
     """A copy of x with the flat positions set to src (a tensor input) or to ``scalar``."""
     __slots__ = ("positions", "scalar", "accumulate")
 
@@ -572,7 +572,7 @@ def _scatter_src(src, idx):
 
 
 def _scatter(input, dim, index, src, value, reduce, op, accumulate):
-    Tensor = _function.Tensor
+    Tensor = _node.Tensor
     if reduce is not None:
         if reduce != "add":
             raise NotImplementedError(f"{op}: reduce={reduce!r} is not supported; use reduce='add' "
@@ -689,7 +689,7 @@ def index_copy(input, dim, index, source):
 def _composite_inplace(name, fn):
     def op(self, *args, **kwargs):
         from .inplace import _inplace
-        others = [a for a in args if isinstance(a, _function.Tensor)]
+        others = [a for a in args if isinstance(a, _node.Tensor)]
         return _inplace(self, name, lambda t: fn(t, *args, **kwargs), *others)
     op.__name__ = name
     return op
@@ -697,7 +697,7 @@ def _composite_inplace(name, fn):
 
 # -- masks ------------------------------------------------------------------------------------------
 
-class MaskedFill(Function):
+class MaskedFill(Node):
     """``where(mask, value, x)``; inputs are (x,) with a Python ``scalar`` or (x, value) with a 0-d value."""
     __slots__ = ("mask", "scalar")
 
@@ -730,7 +730,7 @@ def _mask_array(mask, x, op):
 
 
 def _masked_fill_parts(input, mask, value, op):
-    Tensor = _function.Tensor
+    Tensor = _node.Tensor
     m = _mask_array(mask, input, op)
     broadcast_shapes(tuple(input.shape), tuple(m.shape), op=op)
     if isinstance(value, Tensor):
@@ -769,7 +769,7 @@ def masked_select(input, mask):
 
 def nonzero(input, as_tuple=False):
     """Indices of the non-zero entries: an (n, ndim) int64 tensor, or a tuple of 1-d tensors."""
-    Tensor = _function.Tensor
+    Tensor = _node.Tensor
     xp = input.xp
     data = input._data
     if data.ndim == 0:

@@ -10,8 +10,8 @@ import string
 
 from .. import amp as _amp
 from ..autograd.grad_mode import state as _grad_state
-from ..autograd import function as _function
-from ..autograd.function import Function
+from ..autograd import node as _node
+from ..autograd.node import Node
 from ..backend import to_device
 from ..tensor import _new_tensor
 from .shape import normalize_dim, broadcast_shapes, transpose, unsqueeze, squeeze, reshape
@@ -22,7 +22,7 @@ __all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "vecdot", "inner", "outer
 
 # -- matmul ----------------------------------------------------------------------------------------
 
-class MatMul(Function):
+class MatMul(Node):
     __slots__ = ()
 
     def forward(self, a, b):
@@ -72,7 +72,7 @@ class MatMul(Function):
 
 
 def _as_tensor(value, like, op):
-    Tensor = _function.Tensor
+    Tensor = _node.Tensor
     if isinstance(value, Tensor):
         return value
     if hasattr(value, "shape") and hasattr(value, "dtype"):
@@ -199,7 +199,7 @@ ger = outer
 _LETTERS = string.ascii_uppercase + string.ascii_lowercase
 
 
-class Einsum(Function):
+class Einsum(Node):
     __slots__ = ("inputs_subs", "output_subs", "sizes")
 
     def __init__(self, inputs_subs, output_subs, sizes):
@@ -216,7 +216,7 @@ class Einsum(Function):
         return self.xp.einsum(eq, *arrays, optimize=len(arrays) > 1)
 
     def backward(self, grad):
-        Tensor = _function.Tensor
+        Tensor = _node.Tensor
         xp = self.xp
         used = set("".join(self.inputs_subs) + self.output_subs)
         fresh = iter(c for c in _LETTERS if c not in used)

@@ -4,7 +4,7 @@ Each op is one graph node whose backward is written by hand on raw arrays
 (fast, numerically stable). They stay differentiable to any order:
 
 * linear ops (convolution, pooling) have a backward that is itself a
-  Function whose own backward is the forward op again (conv -> conv-transpose
+  Node whose own backward is the forward op again (conv -> conv-transpose
   -> conv ...), so grad-of-grad reuses the same fast kernels;
 * the others (softmax, norms, cross-entropy) check ``is_grad_enabled()`` in
   backward, which is True only under ``create_graph=True``, and then write the
@@ -18,8 +18,8 @@ import math
 
 from .. import amp as _amp
 from ..backend import xp_of as _xp_of
-from ..autograd import function as _function
-from ..autograd.function import Function
+from ..autograd import node as _node
+from ..autograd.node import Node
 from ..autograd.grad_mode import state as _grad_state
 from ..backend import kernels
 
@@ -32,11 +32,11 @@ __all__ = [
 
 
 def _wrap(array):
-    return _function.Tensor._wrap(array)
+    return _node.Tensor._wrap(array)
 
 
 def _tensor_cls():
-    return _function.Tensor
+    return _node.Tensor
 
 
 def _ntuple(value, n, what, op):
@@ -57,7 +57,7 @@ def _shape(t):
 # =============================================================================================
 # linear
 # =============================================================================================
-class Linear(Function):
+class Linear(Node):
     """y = x @ W.T + b, with x of shape (..., in_features)."""
     __slots__ = ()
 
@@ -143,7 +143,7 @@ def _by_channel(a):
     return a.transpose(tuple(range(1, a.ndim)) + (0,)).reshape(a.shape[1], -1)
 
 
-class ConvNd(Function):
+class ConvNd(Node):
     """N-d convolution (cross-correlation) of x (N, C, *sp) with weight (O, C/groups, *k), plus bias.
 
     The output is an (N, O, *out) view of an (O, *out, N) array: the batch-last
@@ -184,7 +184,7 @@ class ConvNd(Function):
         return tuple(grads)
 
 
-class ConvTransposeNd(Function):
+class ConvTransposeNd(Node):
     """The input gradient of ConvNd: gy (N, O, *out), weight -> (N, C, *x_spatial). Also conv_transpose."""
     __slots__ = ("geo", "x_shape")
 
@@ -215,7 +215,7 @@ class ConvTransposeNd(Function):
         return g_gy, g_w
 
 
-class ConvWeightGrad(Function):
+class ConvWeightGrad(Node):
     """The weight gradient of ConvNd: x (N, C, *sp), gy (N, O, *out) -> (O, C/groups, *k)."""
     __slots__ = ("geo", "w_shape", "cols")
 
@@ -421,7 +421,7 @@ def _ndindex(shape):
             yield (i,) + rest
 
 
-class MaxPoolNd(Function):
+class MaxPoolNd(Node):
     """Max over windows; the gradient goes to the first maximum of each window (PyTorch's rule)."""
     __slots__ = ("geo", "arg")
     needs_output = True
@@ -498,7 +498,7 @@ class MaxPoolNd(Function):
         return flat
 
 
-class WindowScatter(Function):
+class WindowScatter(Node):
     """Backward of max pooling: put each output gradient at its window's argmax (sum where windows overlap)."""
     __slots__ = ("geo", "arg")
 
@@ -516,7 +516,7 @@ class WindowScatter(Function):
         return WindowGather(self.geo, self.arg).apply(grad)
 
 
-class WindowGather(Function):
+class WindowGather(Node):
     """Pick each window's argmax element of x (max pooling with fixed indices): WindowScatter's adjoint."""
     __slots__ = ("geo", "arg")
 
@@ -580,7 +580,7 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return _max_pool("max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
-class AvgPoolNd(Function):
+class AvgPoolNd(Node):
     """Mean over windows (a linear map); its backward is AvgPoolNdAdjoint, whose backward is this again."""
     __slots__ = ("geo", "divisor")
 
@@ -597,7 +597,7 @@ class AvgPoolNd(Function):
         return AvgPoolNdAdjoint(self.geo, self.divisor).apply(grad)
 
 
-class AvgPoolNdAdjoint(Function):
+class AvgPoolNdAdjoint(Node):
     __slots__ = ("geo", "divisor")
 
     def __init__(self, geo, divisor):
@@ -710,7 +710,7 @@ def adaptive_avg_pool2d(input, output_size):
 # =============================================================================================
 # normalisation: one Function standardises over some axes, then applies a per-feature affine map
 # =============================================================================================
-class Normalize(Function):
+class Normalize(Node):
     """y = (x - mean) / sqrt(var + eps) * weight + bias, statistics over ``axes`` of x viewed as ``group_shape``.
 
     batch_norm: axes (0, 2, ...) of x; layer_norm: the trailing axes; group_norm:
@@ -892,7 +892,7 @@ def _log_softmax_array(xp, x, axis):
     return z - xp.log(xp.exp(z).sum(axis, keepdims=True))
 
 
-class Softmax(Function):
+class Softmax(Node):
     __slots__ = ("dim",)
     needs_output = True
 
@@ -917,7 +917,7 @@ class Softmax(Function):
         return _wrap(y * (g - (g * y).sum(self.dim, keepdims=True)))
 
 
-class LogSoftmax(Function):
+class LogSoftmax(Node):
     __slots__ = ("dim",)
     needs_output = True
 
@@ -1040,7 +1040,7 @@ class _ClassTargets:
         return xp.expand_dims(total, 1)
 
 
-class CrossEntropy(Function):
+class CrossEntropy(Node):
     """Fused log-softmax over dim 1 + weighted NLL with label smoothing; gx = s * (softmax * sum(q) - q)."""
     __slots__ = ("targets", "logp")
 
@@ -1078,7 +1078,7 @@ class CrossEntropy(Function):
         return _wrap(gx)
 
 
-class NLLLoss(Function):
+class NLLLoss(Node):
     """-w[t] * input[t] per position (input holds log-probabilities); linear in the input."""
     __slots__ = ("targets",)
 

@@ -4,7 +4,7 @@ import math
 from collections import namedtuple
 
 from .. import dtypes
-from ..autograd.function import Function
+from ..autograd.node import Node
 from ..autograd.grad_mode import state as _grad_state
 from ..tensor import Tensor, _check_dim, _new_tensor
 from . import elementwise as ew
@@ -51,7 +51,7 @@ def _reduced_shape(shape, dims, keepdim):
 
 
 # -- sum, and sum_to_size (the engine undoes broadcasting with it) -----------------------------------
-class Sum(Function):
+class Sum(Node):
     __slots__ = ("dims", "keepdim", "dtype")
 
     def __init__(self, dims, keepdim, dtype=None):
@@ -140,7 +140,7 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 
 # -- prod: exact with zeros --------------------------------------------------------------------------
-class ProdOthers(Function):
+class ProdOthers(Node):
     """For each element along the last axis, the product of all the *other* elements.
 
     Exclusive cumulative products from both sides give it without dividing, so
@@ -188,7 +188,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None
     return Prod(dim, keepdim).apply(input)
 
 
-class Prod(Function):
+class Prod(Node):
     """The product along one dim; its gradient is grad * (product of the other elements)."""
     __slots__ = ("dim", "keepdim")
 
@@ -207,7 +207,7 @@ class Prod(Function):
 
 
 # -- max / min ---------------------------------------------------------------------------------------
-class Amax(Function):
+class Amax(Node):
     """amax/amin over dims; the gradient is split evenly among tied extremes (PyTorch's rule)."""
     __slots__ = ("dims", "keepdim", "is_min")
     needs_output = True
@@ -235,7 +235,7 @@ class Amax(Function):
         return mask_f * (grad / count)
 
 
-class MaxDim(Function):
+class MaxDim(Node):
     """max/min along one dim with indices; the gradient goes to the returned index only."""
     __slots__ = ("dim", "keepdim", "is_min", "indices")
 
@@ -359,7 +359,7 @@ def logsumexp(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
     return out if keepdim else out.reshape(_reduced_shape(input.shape, dims, False))
 
 
-class Cumsum(Function):
+class Cumsum(Node):
     __slots__ = ("dim", "reverse")
 
     def __init__(self, dim, reverse=False):
@@ -401,7 +401,7 @@ def cumprod(input, dim, *, dtype=None):
     return cat(parts, d)
 
 
-class Norm2(Function):
+class Norm2(Node):
     """The Euclidean norm; its gradient x / ||x|| is 0 (not nan) at x = 0, like PyTorch."""
     __slots__ = ("dims", "keepdim")
     needs_output = True

@@ -9,8 +9,8 @@ that it can be differentiated again.
 import math
 import operator
 
-from ..autograd import function as _function
-from ..autograd.function import Function
+from ..autograd import node as _node
+from ..autograd.node import Node
 
 __all__ = [
     "reshape", "view", "view_as", "reshape_as", "flatten", "unflatten", "squeeze", "unsqueeze",
@@ -27,7 +27,7 @@ __all__ = [
 # -- argument helpers (also used by index.py and linalg.py) -------------------------------------
 
 def _tensor_type():
-    return _function.Tensor
+    return _node.Tensor
 
 
 def normalize_dim(dim, ndim, op, extra=0):
@@ -124,7 +124,7 @@ def can_view(array, new_shape):
 
 # -- reshape family ------------------------------------------------------------------------------
 
-class View(Function):
+class View(Node):
     """Reshape that shares memory with its input (only used when the strides allow it)."""
     __slots__ = ("shape", "in_shape")
     is_view = True
@@ -235,7 +235,7 @@ def unsqueeze(input, dim):
 
 # -- permutations --------------------------------------------------------------------------------
 
-class Permute(Function):
+class Permute(Node):
     __slots__ = ("dims",)
     is_view = True
 
@@ -327,7 +327,7 @@ moveaxis = movedim
 
 # -- broadcasting --------------------------------------------------------------------------------
 
-class Expand(Function):
+class Expand(Node):
     """Broadcast to a larger shape without copying; the engine sums the gradient back."""
     __slots__ = ("shape",)
     is_view = True
@@ -407,7 +407,7 @@ def broadcast_tensors(*tensors):
 
 # -- repetition ----------------------------------------------------------------------------------
 
-class Repeat(Function):
+class Repeat(Node):
     __slots__ = ("reps", "in_shape")
 
     def __init__(self, reps):
@@ -447,7 +447,7 @@ def tile(input, *dims):
 
 # -- joining and splitting -----------------------------------------------------------------------
 
-class Cat(Function):
+class Cat(Node):
     """Concatenation; inputs listed in ``skip`` are PyTorch's legacy 1-d empty tensors, left out."""
     __slots__ = ("dim", "sizes", "dtype", "skip")
 
@@ -465,7 +465,7 @@ class Cat(Function):
             if not needed:
                 grads.append(None)
             elif i in self.skip:
-                grads.append(_function.Tensor._wrap(self.xp.zeros((0,), grad._data.dtype), self.device))
+                grads.append(_node.Tensor._wrap(self.xp.zeros((0,), grad._data.dtype), self.device))
             else:
                 grads.append(narrow(grad, self.dim, start, size))
             start += size
@@ -534,7 +534,7 @@ def stack(tensors, dim=0, axis=None):
     return cat([unsqueeze(x, d) for x in tensors], d)
 
 
-class Narrow(Function):
+class Narrow(Node):
     """``input[..., start:start+length:step, ...]`` along one dim (a view)."""
     __slots__ = ("dim", "start", "length", "in_shape")
     is_view = True
@@ -628,7 +628,7 @@ def unbind(input, dim=0, axis=None):
 
 # -- reordering copies ---------------------------------------------------------------------------
 
-class Flip(Function):
+class Flip(Node):
     __slots__ = ("dims",)
 
     def __init__(self, dims):
@@ -663,7 +663,7 @@ def flipud(input):
     return flip(input, (0,))
 
 
-class Roll(Function):
+class Roll(Node):
     __slots__ = ("shifts", "dims")
 
     def __init__(self, shifts, dims):
@@ -693,7 +693,7 @@ def roll(input, shifts, dims=None, axis=None):
     return Roll(shift_t, dims_t).apply(input)
 
 
-class Triangle(Function):
+class Triangle(Node):
     __slots__ = ("upper", "diagonal")
 
     def __init__(self, upper, diagonal):
@@ -725,7 +725,7 @@ def triu(input, diagonal=0):
 
 # -- diagonals ---------------------------------------------------------------------------------------
 
-class Diagonal(Function):
+class Diagonal(Node):
     """The diagonal of dims (dim1, dim2) with ``offset``, appended as the last dim (a view)."""
     __slots__ = ("offset", "dim1", "dim2", "in_shape")
     is_view = True
@@ -752,7 +752,7 @@ class Diagonal(Function):
         return DiagEmbed(self.offset, self.dim1, self.dim2, self.in_shape).apply(grad)
 
 
-class DiagEmbed(Function):
+class DiagEmbed(Node):
     """Zeros of ``shape`` with the last dim of the input written on the (dim1, dim2) diagonal."""
     __slots__ = ("offset", "dim1", "dim2", "shape")
 
@@ -916,7 +916,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
 
 # -- padding and copies --------------------------------------------------------------------------
 
-class ConstantPad(Function):
+class ConstantPad(Node):
     __slots__ = ("pads", "value")
 
     def __init__(self, pads, value):
@@ -953,7 +953,7 @@ def pad(input, pad, mode="constant", value=None):
     return ConstantPad(tuple(pairs), 0 if value is None else value).apply(input)
 
 
-class Clone(Function):
+class Clone(Node):
     __slots__ = ()
 
     def forward(self, x):

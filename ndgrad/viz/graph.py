@@ -173,10 +173,10 @@ def _op_title(node):
 
 
 def _own_attributes(node):
-    from ..autograd.function import Function
+    from ..autograd.node import Node
     names = []
     for cls in type(node).__mro__:
-        if cls is Function or cls is object:
+        if cls is Node or cls is object:
             break
         slots = cls.__dict__.get("__slots__", ())
         names.extend([slots] if isinstance(slots, str) else slots)

@@ -1,4 +1,4 @@
-"""Function: one differentiable op, forward on raw arrays and backward on Tensors.
+"""Node: one recorded differentiable op (PyTorch's grad_fn), forward on raw arrays and backward on Tensors.
 
 An op is a small subclass: ``forward`` computes the output array, ``backward``
 says how the gradient flows to each input, written with Tensor operations so
@@ -17,7 +17,7 @@ _new_tensor = None  # Tensor's fast constructor, set likewise
 _ONE_NEEDED = (True,)
 
 
-class Function:
+class Node:
     __slots__ = ("inputs", "needs_input_grad", "next_functions", "xp", "device", "out_meta",
                  "_versions", "_out", "_out_ref", "_out_ver", "_pre_hooks", "_retained", "__weakref__")
 
