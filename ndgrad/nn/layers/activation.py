@@ -4,9 +4,9 @@ from ndgrad.nn import init
 from ndgrad.nn.module import Module
 from ndgrad.nn.layers._util import new_param, layer_error
 
-__all__ = ["ReLU", "ReLU6", "LeakyReLU", "PReLU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh", "Softplus",
-           "ELU", "SELU", "CELU", "Hardtanh", "Hardsigmoid", "Hardswish", "Softsign", "LogSigmoid",
-           "Softmax", "LogSoftmax", "Softmin", "GLU"]
+__all__ = ["ReLU", "ReLU6", "LeakyReLU", "PReLU", "RReLU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh", "Softplus",
+           "ELU", "SELU", "CELU", "Hardtanh", "Hardsigmoid", "Hardswish", "Hardshrink", "Softshrink", "Tanhshrink",
+           "Threshold", "Softsign", "LogSigmoid", "Softmax", "LogSoftmax", "Softmin", "Softmax2d", "GLU"]
 
 
 class _Elementwise(Module):
@@ -66,13 +66,9 @@ class PReLU(Module):
         init.constant_(self.weight, self.init)
 
     def forward(self, input):
-        weight = self.weight
-        if self.num_parameters > 1:
-            if input.dim() < 2 or input.shape[1] != self.num_parameters:
-                raise layer_error(self, f"input with {self.num_parameters} channels in dimension 1", input)
-            weight = weight.reshape((self.num_parameters,) + (1,) * (input.dim() - 2))
-        # x for x >= 0, weight * x below: written with relu so both gradients are exact.
-        return F.relu(input) - weight * F.relu(-input)
+        if self.num_parameters > 1 and (input.dim() < 2 or input.shape[1] != self.num_parameters):
+            raise layer_error(self, f"input with {self.num_parameters} channels in dimension 1", input)
+        return F.prelu(input, self.weight)
 
     def extra_repr(self):
         return f"num_parameters={self.num_parameters}"
@@ -122,18 +118,86 @@ class LogSigmoid(_Elementwise):
     _fn = staticmethod(lambda x: F.logsigmoid(x))
 
 
-class Hardsigmoid(_InplaceElementwise):
+class _QuietInplace(_InplaceElementwise):
+    # PyTorch's Hardsigmoid / Hardswish store ``inplace`` but leave it out of their repr
+    def extra_repr(self):
+        return ""
+
+
+class Hardsigmoid(_QuietInplace):
     """relu6(x + 3) / 6."""
 
     def forward(self, input):
-        return F.relu6(input + 3.0) * (1.0 / 6.0)
+        return F.hardsigmoid(input, self.inplace)
 
 
-class Hardswish(_InplaceElementwise):
+class Hardswish(_QuietInplace):
     """x * relu6(x + 3) / 6."""
 
     def forward(self, input):
-        return input * F.relu6(input + 3.0) * (1.0 / 6.0)
+        return F.hardswish(input, self.inplace)
+
+
+class _Shrink(Module):
+    def __init__(self, lambd=0.5):
+        super().__init__()
+        self.lambd = lambd
+
+    def extra_repr(self):
+        return f"{self.lambd}"
+
+
+class Hardshrink(_Shrink):
+    """x where |x| > lambd, else 0."""
+
+    def forward(self, input):
+        return F.hardshrink(input, self.lambd)
+
+
+class Softshrink(_Shrink):
+    """x - lambd * sign(x) where |x| > lambd, else 0."""
+
+    def forward(self, input):
+        return F.softshrink(input, self.lambd)
+
+
+class Tanhshrink(Module):
+    """x - tanh(x)."""
+
+    def forward(self, input):
+        return F.tanhshrink(input)
+
+
+class Threshold(Module):
+    """x where x > threshold, else value."""
+
+    def __init__(self, threshold, value, inplace=False):
+        super().__init__()
+        self.threshold = threshold
+        self.value = value
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.threshold(input, self.threshold, self.value, self.inplace)
+
+    def extra_repr(self):
+        return f"threshold={self.threshold}, value={self.value}" + (", inplace=True" if self.inplace else "")
+
+
+class RReLU(Module):
+    """Randomized leaky relu: slopes drawn from U(lower, upper) in training, their mean in eval."""
+
+    def __init__(self, lower=1.0 / 8, upper=1.0 / 3, inplace=False):
+        super().__init__()
+        self.lower = lower
+        self.upper = upper
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
+
+    def extra_repr(self):
+        return f"lower={self.lower}, upper={self.upper}" + (", inplace=True" if self.inplace else "")
 
 
 class Softplus(Module):
@@ -167,21 +231,17 @@ class ELU(Module):
 
 
 class CELU(ELU):
-    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1)) = alpha * elu(x / alpha)."""
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
 
     def forward(self, input):
-        return F.elu(input * (1.0 / self.alpha)) * self.alpha
-
-
-_SELU_ALPHA = 1.6732632423543772848170429916717
-_SELU_SCALE = 1.0507009873554804934193349852946
+        return F.celu(input, self.alpha, self.inplace)
 
 
 class SELU(_InplaceElementwise):
     """scale * elu(x, alpha) with the self-normalising constants."""
 
     def forward(self, input):
-        return F.elu(input, _SELU_ALPHA) * _SELU_SCALE
+        return F.selu(input, self.inplace)
 
 
 class Hardtanh(Module):
@@ -230,18 +290,25 @@ class Softmin(_SoftmaxBase):
         return F.softmin(input, self._dim(input))
 
 
+class Softmax2d(Module):
+    """Softmax over the channels (dim -3) of (N, C, H, W) or (C, H, W) input."""
+
+    def forward(self, input):
+        if input.dim() not in (3, 4):
+            raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {input.dim()}D instead "
+                             f"(shape {tuple(input.shape)})")
+        return F.softmax(input, -3)
+
+
 class GLU(Module):
+    """a * sigmoid(b) for the two halves a, b of the input along ``dim``."""
+
     def __init__(self, dim=-1):
         super().__init__()
         self.dim = dim
 
     def forward(self, input):
-        n = input.shape[self.dim]
-        if n % 2:
-            raise layer_error(self, f"an even size in dimension {self.dim}", input)
-        a = input.narrow(self.dim, 0, n // 2)
-        b = input.narrow(self.dim, n // 2, n // 2)
-        return a * b.sigmoid()
+        return F.glu(input, self.dim)
 
     def extra_repr(self):
         return f"dim={self.dim}"
