@@ -7,10 +7,17 @@ live in a small per-optimizer workspace that is reused across parameters and
 steps, so a step allocates no parameter-sized arrays after the first one.
 """
 import warnings
+from collections import defaultdict
 
 from ndgrad.tensor import Tensor
 
-__all__ = ["Optimizer", "required"]
+from . import hooks as _hooks
+
+__all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook",
+           "register_optimizer_step_post_hook"]
+
+register_optimizer_step_pre_hook = _hooks.register_optimizer_step_pre_hook
+register_optimizer_step_post_hook = _hooks.register_optimizer_step_post_hook
 
 
 def _check_non_negative(optimizer_name, label, value, option):
@@ -43,59 +50,6 @@ class _RequiredParameter:
 required = _RequiredParameter()
 
 
-class _ParamState:
-    """``defaultdict(dict)`` keyed by tensor identity.
-
-    Tensors compare elementwise, so they cannot be dict keys by value; this
-    mapping keys them by ``id`` and keeps the tensor alive next to its state.
-    Non-tensor keys (unknown entries from a loaded state_dict) are kept as is.
-    """
-
-    __slots__ = ("_entries",)
-
-    def __init__(self):
-        self._entries = {}  # key -> (owner, state dict)
-
-    @staticmethod
-    def _key(owner):
-        return id(owner) if isinstance(owner, Tensor) else ("key", owner)
-
-    def __getitem__(self, owner):
-        key = self._key(owner)
-        entry = self._entries.get(key)
-        if entry is None:
-            entry = self._entries[key] = (owner, {})
-        return entry[1]
-
-    def __setitem__(self, owner, value):
-        self._entries[self._key(owner)] = (owner, value)
-
-    def __contains__(self, owner):
-        return self._key(owner) in self._entries
-
-    def get(self, owner, default=None):
-        entry = self._entries.get(self._key(owner))
-        return default if entry is None else entry[1]
-
-    def __len__(self):
-        return len(self._entries)
-
-    def __iter__(self):
-        return (owner for owner, _ in self._entries.values())
-
-    def keys(self):
-        return list(iter(self))
-
-    def values(self):
-        return [state for _, state in self._entries.values()]
-
-    def items(self):
-        return list(self._entries.values())
-
-    def __repr__(self):
-        return f"_ParamState({len(self)} entries)"
-
-
 def _describe(t):
     return f"tensor of shape {tuple(t.shape)}"
 
@@ -116,9 +70,11 @@ class Optimizer:
             raise TypeError(
                 f"{type(self).__name__}: params argument given to the optimizer should be an iterable "
                 f"of Tensors or dicts, but got a single Tensor; pass [tensor] or model.parameters()")
-        self.state = _ParamState()
+        # keyed by the parameter tensors themselves (Tensor hashes by identity, as in torch)
+        self.state = defaultdict(dict)
         self.param_groups = []
         self._workspace = {}
+        _hooks.init_hook_dicts(self)
         param_groups = list(params)
         if len(param_groups) == 0:
             raise ValueError(f"{type(self).__name__}: optimizer got an empty parameter list")
@@ -126,6 +82,41 @@ class Optimizer:
             param_groups = [{"params": param_groups}]
         for group in param_groups:
             self.add_param_group(dict(group))
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if step is not None and not getattr(step, "_runs_step_hooks", False):
+            cls.step = _hooks.with_step_hooks(step)
+
+    # -- hooks -----------------------------------------------------------------------------
+
+    def register_step_pre_hook(self, hook):
+        """Run ``hook(optimizer, args, kwargs)`` before each ``step``; it may return ``(new_args, new_kwargs)``."""
+        return _hooks.add_hook(_hooks.hook_dict(self, "_optimizer_step_pre_hooks"), hook)
+
+    def register_step_post_hook(self, hook):
+        """Run ``hook(optimizer, args, kwargs)`` after each ``step``."""
+        return _hooks.add_hook(_hooks.hook_dict(self, "_optimizer_step_post_hooks"), hook)
+
+    def register_state_dict_pre_hook(self, hook, prepend=False):
+        """Run ``hook(optimizer)`` before ``state_dict`` builds its result."""
+        return _hooks.add_hook(_hooks.hook_dict(self, "_optimizer_state_dict_pre_hooks"), hook, prepend)
+
+    def register_state_dict_post_hook(self, hook, prepend=False):
+        """Run ``hook(optimizer, state_dict)`` after ``state_dict``; a non-None return replaces the result."""
+        return _hooks.add_hook(_hooks.hook_dict(self, "_optimizer_state_dict_post_hooks"), hook, prepend)
+
+    def register_load_state_dict_pre_hook(self, hook, prepend=False):
+        """Run ``hook(optimizer, state_dict)`` before loading; a non-None return is loaded instead."""
+        return _hooks.add_hook(_hooks.hook_dict(self, "_optimizer_load_state_dict_pre_hooks"), hook, prepend)
+
+    def register_load_state_dict_post_hook(self, hook, prepend=False):
+        """Run ``hook(optimizer)`` after ``load_state_dict`` has loaded the state."""
+        return _hooks.add_hook(_hooks.hook_dict(self, "_optimizer_load_state_dict_post_hooks"), hook, prepend)
+
+    def _optimizer_step_code(self):
+        """Entry point for profilers in torch; nothing to do here."""
 
     # -- parameter groups ------------------------------------------------------------------
 
@@ -334,6 +325,8 @@ class Optimizer:
         ``{'state': {index: {...}}, 'param_groups': [{options..., 'params': [indices]}]}``;
         parameters are numbered in group order, the state holds tensors and numbers.
         """
+        for pre_hook in _hooks.hook_dict(self, "_optimizer_state_dict_pre_hooks").values():
+            pre_hook(self)
         index_of = {}
         start = 0
         groups = []
@@ -348,7 +341,12 @@ class Optimizer:
         for owner, value in self.state.items():
             key = index_of[id(owner)] if isinstance(owner, Tensor) else owner
             state[key] = value
-        return {"state": state, "param_groups": groups}
+        state_dict = {"state": state, "param_groups": groups}
+        for post_hook in _hooks.hook_dict(self, "_optimizer_state_dict_post_hooks").values():
+            result = post_hook(self, state_dict)
+            if result is not None:
+                state_dict = result
+        return state_dict
 
     def load_state_dict(self, state_dict):
         """Load a state from :meth:`state_dict` (ours, or one with PyTorch's layout).
@@ -357,6 +355,10 @@ class Optimizer:
         ``step``), so later steps never write into the loaded dict.
         """
         name = type(self).__name__
+        for pre_hook in _hooks.hook_dict(self, "_optimizer_load_state_dict_pre_hooks").values():
+            result = pre_hook(self, state_dict)
+            if result is not None:
+                state_dict = result
         if not isinstance(state_dict, dict) or "state" not in state_dict or "param_groups" not in state_dict:
             raise ValueError(
                 f"{name}.load_state_dict: expected a dict with 'state' and 'param_groups' "
@@ -378,7 +380,7 @@ class Optimizer:
             for saved_index, p in zip(s["params"], g["params"]):
                 id_map[saved_index] = p
 
-        state = _ParamState()
+        state = defaultdict(dict)
         for key, value in state_dict["state"].items():
             param = id_map.get(key)
             if param is None and isinstance(key, str) and key.isdigit():
@@ -397,6 +399,8 @@ class Optimizer:
             new_groups.append(new_group)
         self.state = state
         self.param_groups = new_groups
+        for post_hook in _hooks.hook_dict(self, "_optimizer_load_state_dict_post_hooks").values():
+            post_hook(self)
 
     def __repr__(self):
         text = type(self).__name__ + " ("
