@@ -9,19 +9,32 @@ from .dtypes import (bfloat16, bool_ as bool, float16, float32, float64, int8, i
                      get_default_dtype, set_default_dtype, result_type, promote_types)
 from .dtypes import DType as dtype
 from .backend import Device as device
-from .tensor import Tensor, Size
+from .tensor import Tensor, Size, layout, strided, sparse_coo, sparse_csr, sparse_csc, sparse_bsr, sparse_bsc
+from .tensor_types import *  # noqa: F401,F403  FloatTensor, LongTensor, ... (legacy constructors)
+from .tensor_types import set_default_tensor_type, typename, is_storage
 from . import ops as _ops
 from .creation import *  # noqa: F401,F403  tensor, zeros, ones, arange, rand, ...
 from .random import manual_seed, seed, initial_seed, Generator
 from .autograd.grad_mode import no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode
 from . import autograd, func, cuda, random, amp
 from .amp import autocast
+from .tensor_types import CUDA_TYPES as _CUDA_TYPES
+for _name, _cls in _CUDA_TYPES.items():  # ndgrad.cuda.FloatTensor & co. (legacy GPU tensor types)
+    setattr(cuda, _name, _cls)
+from .interop import from_dlpack, __array_api_version__, __array_namespace_info__  # noqa: E402,F401  DLPack, array API
 
 half, float, double, long, int, short = float16, float32, float64, int64, int32, int16
 uint8 = uint8
 bool_ = bool
 
 globals().update(_ops.exported)
+
+from .jit import compile  # noqa: E402  (eager: returns the model)
+from .backends._global import (  # noqa: E402
+    use_deterministic_algorithms, are_deterministic_algorithms_enabled,
+    is_deterministic_algorithms_warn_only_enabled, set_deterministic_debug_mode, get_deterministic_debug_mode,
+    set_float32_matmul_precision, get_float32_matmul_precision, get_num_threads, set_num_threads,
+    get_num_interop_threads, set_num_interop_threads)
 
 
 def is_tensor(obj):
@@ -35,7 +48,8 @@ def numel(t):
 def __getattr__(name):
     # Heavier submodules load on first use, so `import ndgrad` stays fast.
     import importlib
-    if name in ("nn", "optim", "data", "io", "viz", "models", "bench", "utils"):
+    if name in ("nn", "optim", "data", "io", "viz", "models", "bench", "utils", "jit", "accelerator", "backends",
+                "serialization", "sparse", "special", "linalg", "distributions"):
         return importlib.import_module(f"{__name__}.{name}")
     if name in ("save", "load"):
         from . import io

@@ -83,6 +83,7 @@ def main(argv=None):
         return bench_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
+        validate_args(args)
         return {"demo": run_demo, "train": run_train, "info": run_info}[args.command](args) or 0
     except CLIError as exc:
         print(f"ndgrad {args.command}: error: {exc}", file=sys.stderr)
@@ -90,6 +91,48 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+# ----------------------------------------------------------------------------- checked before any work
+
+def validate_args(args):
+    """Refuse impossible numbers and output folders up front (one line, exit 2), before any fitting."""
+    for name in ("steps", "epochs", "batch_size", "limit"):
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            raise CLIError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    seed = getattr(args, "seed", None)
+    if seed is not None and not 0 <= seed < 2 ** 32:
+        raise CLIError(f"--seed must be in [0, 2**32), got {seed}")
+    lr = getattr(args, "lr", None)
+    if lr is not None and not (math.isfinite(lr) and lr > 0):
+        raise CLIError(f"--lr must be a positive finite number, got {lr}")
+    if getattr(args, "out", None) is not None:
+        check_output_folder(args.out)
+
+
+def check_output_folder(path):
+    """CLIError unless ``path`` is, or can be created as, a writable folder."""
+    path = os.path.abspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise CLIError(f"--out {path!r} is a file, not a folder; choose another --out")
+    existing = path
+    while not os.path.exists(existing):
+        parent = os.path.dirname(existing)
+        if parent == existing:
+            break
+        existing = parent
+    if not os.path.isdir(existing):
+        raise CLIError(f"--out {path!r} cannot be created: {existing!r} is a file, not a folder; "
+                       f"choose another --out")
+    try:  # create it and write a probe file: permissions (and read-only or virtual file systems) say no here
+        os.makedirs(path, exist_ok=True)
+        import tempfile
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise CLIError(f"--out {path!r} is not a writable folder ({exc.strerror or exc}); choose another --out") \
+            from None
 
 
 def _version():
@@ -312,6 +355,7 @@ def run_train(args):
             raise CLIError(f"--{key.replace('_', '-')} must be at least 1, got {config[key]}")
     device = _device(args.device)
     out = args.out or os.path.join("runs", f"{args.dataset}-{config['model']}")
+    check_output_folder(out)
     train_set, test_set = load_datasets(args.dataset, args.data, args.limit)
     base = _base(train_set)
     in_shape, classes = base.sample_shape, base.classes

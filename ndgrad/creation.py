@@ -1,14 +1,61 @@
-"""Making tensors: from data, filled, ranges, and random draws."""
+"""Making tensors: from data, filled, ranges, and random draws, with torch's keyword arguments.
+
+Every creation function takes PyTorch's keywords: ``size=`` where torch names the size, ``out=``,
+``dtype=``, ``layout=`` (only ``ndgrad.strided``), ``device=``, ``requires_grad=``, ``pin_memory=``
+(accepted; NumPy memory needs no pinning) and ``memory_format=`` (ndgrad keeps one C-order layout).
+Sizes are checked up front: non-integers raise TypeError, sizes too large for a tensor ndgrad's
+own RuntimeError (never a NumPy internal).
+"""
 import math
+import operator
 
 from . import dtypes, random as _random
-from .backend import CPU, get_device, namespace, np, device_of, to_device, xp_of
-from .tensor import Tensor
+from .backend import CPU, get_device, namespace, np, device_of, to_device
+from .tensor import Tensor, strided
 
-__all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "zeros", "ones", "full", "empty", "arange",
-           "linspace", "logspace", "eye", "rand", "randn", "randint", "randperm", "normal", "bernoulli",
-           "multinomial", "zeros_like", "ones_like", "full_like", "empty_like", "rand_like", "randn_like",
-           "randint_like", "scalar_tensor"]
+__all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "zeros", "ones", "full", "empty", "empty_strided",
+           "arange", "range", "linspace", "logspace", "eye", "rand", "randn", "randint", "randperm",
+           "zeros_like", "ones_like", "full_like", "empty_like", "rand_like", "randn_like", "randint_like",
+           "scalar_tensor", "memory_format", "contiguous_format", "channels_last", "channels_last_3d",
+           "preserve_format"]
+
+_INT64_MAX = 2 ** 63 - 1
+
+
+class memory_format:
+    """A memory format, as ``torch.memory_format``; accepted everywhere, ndgrad keeps C order."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return f"ndgrad.{self.name}"
+
+    def __reduce__(self):
+        return (_memory_format_by_name, (self.name,))
+
+
+contiguous_format, channels_last, channels_last_3d, preserve_format = (
+    memory_format(n) for n in ("contiguous_format", "channels_last", "channels_last_3d", "preserve_format"))
+_MEMORY_FORMATS = {m.name: m for m in (contiguous_format, channels_last, channels_last_3d, preserve_format)}
+
+
+def _memory_format_by_name(name):
+    return _MEMORY_FORMATS[name]
+
+
+def _check_layout(layout, op):
+    if layout is not None and layout is not strided:
+        raise RuntimeError(f"{op}: only layout=ndgrad.strided makes a dense tensor (got {layout}); build a "
+                           f"sparse tensor with ndgrad.sparse_coo_tensor or .to_sparse()")
+
+
+def _check_memory_format(fmt, op):
+    if fmt is not None and not isinstance(fmt, memory_format):
+        raise TypeError(f"{op}(): memory_format must be an ndgrad memory format (e.g. ndgrad.contiguous_format), "
+                        f"got {type(fmt).__name__}")
 
 
 def _finish(arr, device, requires_grad):
@@ -31,7 +78,7 @@ def _infer_python_dtype(arr):
                     f"(expected numbers, bools, nested lists of them, or arrays)")
 
 
-def tensor(data, dtype=None, device=None, requires_grad=False):
+def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
     """A new tensor that copies ``data`` (numbers, nested lists, arrays or tensors)."""
     dtype = dtypes.to_dtype(dtype)
     if isinstance(data, Tensor):
@@ -98,43 +145,150 @@ def from_numpy(array):
     return Tensor._wrap(array, CPU)
 
 
-def scalar_tensor(value, dtype=None, device=None, requires_grad=False):
+def scalar_tensor(value, *, dtype=None, device=None, requires_grad=False, layout=strided, pin_memory=False):
+    _check_layout(layout, "scalar_tensor")
     return tensor(value, dtype=dtype or dtypes.get_default_dtype(), device=device, requires_grad=requires_grad)
 
 
-def _shape(size):
+# -- sizes -----------------------------------------------------------------------------------------------
+def _shape(size, op="tensor creation"):
+    """``size`` (varargs, or one tuple/list/Size) as a tuple of non-negative ints; clear errors otherwise."""
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
-    shape = tuple(int(s) for s in size)
+    shape = []
+    for pos, s in enumerate(size):
+        if isinstance(s, bool) or isinstance(s, float) or not hasattr(s, "__index__"):
+            raise TypeError(f"{op}(): argument 'size' must be a tuple of ints, but found element of type "
+                            f"{type(s).__name__} at pos {pos} (got size {tuple(size)})")
+        shape.append(operator.index(s))
+    shape = tuple(shape)
     if any(s < 0 for s in shape):
-        raise RuntimeError(f"negative dimension in shape {shape}: every size must be >= 0")
+        raise RuntimeError(f"{op}(): negative dimension in shape {shape}: every size must be >= 0")
+    for s in shape:
+        if s > _INT64_MAX:
+            raise RuntimeError(f"{op}(): size {shape} is too large: dimension {s} does not fit in 64 bits "
+                               f"(the largest size is 2**63 - 1)")
     return shape
 
 
-def _filled(fill, size, dtype, device, requires_grad, default=None):
-    dtype = dtypes.to_dtype(dtype) or default or dtypes.get_default_dtype()
-    device = get_device(device)
+def _check_storage(shape, dtype, op):
+    n = 1
+    for s in shape:
+        n *= s
+    if n * dtype.itemsize > _INT64_MAX:
+        raise RuntimeError(f"{op}(): a tensor of shape {shape} and dtype {dtype} would need {n * dtype.itemsize} "
+                           f"bytes, more than any tensor can hold (2**63 - 1 bytes); use a smaller size")
+    return n
+
+
+def _allocate(make, shape, dtype, device, op):
+    """Run ``make()``; turn an allocation failure into a clear error naming the size."""
+    n = _check_storage(shape, dtype, op)
+    try:
+        return make()
+    except (MemoryError, ValueError) as exc:
+        if isinstance(exc, ValueError) and "too big" not in str(exc) and "allocate" not in str(exc):
+            raise
+        raise RuntimeError(f"{op}(): not enough memory on {device} for a tensor of shape {shape} and dtype "
+                           f"{dtype} ({n * dtype.itemsize} bytes)") from None
+    except Exception as exc:  # cupy's OutOfMemoryError
+        if type(exc).__name__ != "OutOfMemoryError":
+            raise
+        raise RuntimeError(f"{op}(): not enough GPU memory on {device} for a tensor of shape {shape} and "
+                           f"dtype {dtype} ({n * dtype.itemsize} bytes)") from None
+
+
+def _size_args(size, size_kw, op):
+    if size_kw is not None:
+        if size:
+            raise TypeError(f"{op}() got the size both positionally and as size=")
+        size = (size_kw,)
+    elif not size:
+        raise TypeError(f"{op}() missing 1 required positional argument: 'size' (for a 0-d tensor pass an empty "
+                        f"tuple: {op}(()))")
+    return _shape(size, op)
+
+
+def _write_out(result, out, op):
+    """torch's ``out=``: the result lands in ``out`` (resized when its shape differs)."""
+    if out is None:
+        return result
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{op}(): out must be a Tensor, got {type(out).__name__}")
+    if out._device != result._device:
+        raise RuntimeError(f"{op}(): out is on {out._device} but the result is on {result._device}")
+    if out.requires_grad and out.grad_fn is None:
+        from .autograd import grad_mode
+        if grad_mode.state.enabled:
+            raise RuntimeError(f"{op}(): out= a leaf tensor that requires grad is not allowed")
+    array = result._data.astype(out._data.dtype, copy=False)
+    if tuple(out.shape) == tuple(result.shape):
+        out._data[...] = array
+    else:
+        out._data = array.copy() if array is result._data else array
+    out._bump_version()
+    return out
+
+
+def _filled(fill, size, dtype, device, requires_grad, op, default=None, out=None):
+    dtype = dtypes.to_dtype(dtype) or (out.dtype if out is not None else None) or default \
+        or dtypes.get_default_dtype()
+    device = get_device(device if device is not None or out is None else out.device)
     xp = namespace(device)
-    arr = fill(xp, _shape(size), dtype.np)
-    return _finish(arr, device, requires_grad)
+    shape = size if isinstance(size, tuple) and all(type(s) is int for s in size) else _shape(size, op)
+    arr = _allocate(lambda: fill(xp, shape, dtype.np), shape, dtype, device, op)
+    return _write_out(_finish(arr, device, requires_grad), out, op)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False):
-    return _filled(lambda xp, s, d: xp.zeros(s, d), size, dtype, device, requires_grad)
+def _creation(fill, op, doc):
+    """``zeros``/``ones``/``empty``: ``f(*size, size=None, out=None, dtype=None, layout=strided, device=None,
+    requires_grad=False, pin_memory=False, memory_format=contiguous_format)``."""
+    def create(*size, out=None, dtype=None, layout=strided, device=None, requires_grad=False, pin_memory=False,
+               memory_format=contiguous_format, **kwargs):
+        _check_layout(layout, op)
+        _check_memory_format(memory_format, op)
+        shape = _size_args(size, _pop_size(kwargs, op), op)
+        return _filled(fill, shape, dtype, device, requires_grad, op, out=out)
+    create.__name__ = create.__qualname__ = op
+    create.__doc__ = doc
+    return create
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False):
-    return _filled(lambda xp, s, d: xp.ones(s, d), size, dtype, device, requires_grad)
+def _pop_size(kwargs, op):
+    size = kwargs.pop("size", None)
+    if kwargs:
+        raise TypeError(f"{op}() got an unexpected keyword argument {next(iter(kwargs))!r}")
+    return size
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False):
-    return _filled(lambda xp, s, d: xp.empty(s, d), size, dtype, device, requires_grad)
+zeros = _creation(lambda xp, s, d: xp.zeros(s, d), "zeros", "A tensor of the given size filled with 0.")
+ones = _creation(lambda xp, s, d: xp.ones(s, d), "ones", "A tensor of the given size filled with 1.")
+empty = _creation(lambda xp, s, d: xp.empty(s, d), "empty", "An uninitialised tensor of the given size.")
 
 
-def full(size, fill_value, dtype=None, device=None, requires_grad=False):
-    if dtype is None:
+def full(size, fill_value, *, out=None, dtype=None, layout=strided, device=None, requires_grad=False,
+         pin_memory=False):
+    """A tensor of ``size`` filled with ``fill_value`` (dtype inferred from the value: bool, int64, float)."""
+    _check_layout(layout, "full")
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    if dtype is None and out is None:
         dtype = dtypes.result_type(fill_value)
-    return _filled(lambda xp, s, d: xp.full(s, fill_value, d), (size,), dtype, device, requires_grad)
+    shape = _shape(size if isinstance(size, (tuple, list)) else (size,), "full")
+    return _filled(lambda xp, s, d: xp.full(s, fill_value, d), shape, dtype, device, requires_grad, "full", out=out)
+
+
+def empty_strided(size, stride, *, dtype=None, layout=strided, device=None, requires_grad=False, pin_memory=False):
+    """An uninitialised tensor of ``size``; ``stride`` is checked but ndgrad stores it in C order."""
+    _check_layout(layout, "empty_strided")
+    shape = _shape((size,), "empty_strided")
+    stride = tuple(stride)
+    if len(stride) != len(shape):
+        raise RuntimeError(f"empty_strided: mismatch in length of strides and shape ({len(stride)} strides for "
+                           f"shape {shape})")
+    if any(s < 0 for s in stride):
+        raise RuntimeError(f"empty_strided: strides must be non-negative, got {stride}")
+    return _filled(lambda xp, s, d: xp.empty(s, d), shape, dtype, device, requires_grad, "empty_strided")
 
 
 def _like(t, dtype, device):
@@ -142,11 +296,16 @@ def _like(t, dtype, device):
 
 
 def _shaped_like(factory):
-    """``<factory>_like(t, dtype=None, device=None, requires_grad=False)``: ``factory`` called with
-    ``t``'s shape, and ``t``'s dtype and device unless given."""
-    def like(t, dtype=None, device=None, requires_grad=False):
-        dtype, device = _like(t, dtype, device)
-        return factory(t.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+    """``<factory>_like(input, *, dtype=None, layout=strided, device=None, requires_grad=False,
+    memory_format=preserve_format)``: ``factory`` with ``input``'s shape, dtype and device unless given."""
+    def like(input, *, dtype=None, layout=strided, device=None, requires_grad=False, memory_format=preserve_format,
+             pin_memory=False, generator=None):
+        op = factory.__name__ + "_like"
+        _check_layout(layout, op)
+        _check_memory_format(memory_format, op)
+        dtype, device = _like(input, dtype, device)
+        kwargs = {"generator": generator} if generator is not None else {}
+        return factory(tuple(input.shape), dtype=dtype, device=device, requires_grad=requires_grad, **kwargs)
     like.__name__ = like.__qualname__ = factory.__name__ + "_like"
     return like
 
@@ -156,125 +315,169 @@ ones_like = _shaped_like(ones)
 empty_like = _shaped_like(empty)
 
 
-def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
-    dtype, device = _like(t, dtype, device)
-    return full(t.shape, fill_value, dtype=dtype, device=device, requires_grad=requires_grad)
+def full_like(input, fill_value, *, dtype=None, layout=strided, device=None, requires_grad=False,
+              memory_format=preserve_format, pin_memory=False):
+    _check_layout(layout, "full_like")
+    _check_memory_format(memory_format, "full_like")
+    dtype, device = _like(input, dtype, device)
+    return full(tuple(input.shape), fill_value, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+# -- ranges ------------------------------------------------------------------------------------------------
+def _number(v, op, name):
+    if isinstance(v, Tensor):
+        return v.item()
+    if isinstance(v, bool) or not isinstance(v, (int, float)) and not hasattr(v, "__index__") \
+            and not hasattr(v, "__float__"):
+        raise TypeError(f"{op}(): argument '{name}' must be a number, not {type(v).__name__}")
+    return v
+
+
+def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=strided, device=None, requires_grad=False):
+    """Values from ``start`` (inclusive) to ``end`` (exclusive) by ``step``; ``arange(n)`` is 0 .. n-1."""
+    _check_layout(layout, "arange")
     if end is None:
         start, end = 0, start
-    values = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
+    start, end, step = (_number(v, "arange", n) for v, n in ((start, "start"), (end, "end"), (step, "step")))
+    values = (start, end, step)
+    if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+        raise RuntimeError(f"arange: unsupported range: {start} -> {end} (bounds and step must be finite)")
     if step == 0:
         raise RuntimeError("arange: step must be nonzero")
     if dtype is None:
-        dtype = dtypes.get_default_dtype() if any(isinstance(v, float) for v in values) else dtypes.int64
+        dtype = out.dtype if out is not None else dtypes.get_default_dtype() \
+            if any(isinstance(v, float) for v in values) else dtypes.int64
     dtype = dtypes.to_dtype(dtype)
-    device = get_device(device)
+    device = get_device(device if device is not None or out is None else out.device)
     xp = namespace(device)
-    start, end, step = values
     if (end - start) * step < 0:  # PyTorch refuses instead of returning an empty tensor
         raise RuntimeError(f"arange: end {end} lies on the wrong side of start {start} for step {step}; "
                            f"flip the sign of step or swap start and end")
     n = max(0, math.ceil((end - start) / step))
-    arr = (xp.arange(n, dtype=np.float64) * step + start).astype(dtype.np) if dtype.is_floating_point \
-        else xp.arange(start, end, step, dtype=dtype.np)
-    return _finish(arr, device, requires_grad)
+    shape = _shape((n,), "arange")
+    arr = _allocate(lambda: (xp.arange(n, dtype=np.float64) * step + start).astype(dtype.np)
+                    if dtype.is_floating_point else xp.arange(start, end, step, dtype=dtype.np),
+                    shape, dtype, device, "arange")
+    return _write_out(_finish(arr, device, requires_grad), out, "arange")
 
 
-def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+def range(start=0, end=None, step=1, *, out=None, dtype=None, layout=strided, device=None, requires_grad=False):
+    """Deprecated in torch: like arange but ``end`` is included; float by default."""
+    _check_layout(layout, "range")
+    if end is None:
+        start, end = 0, start
     dtype = dtypes.to_dtype(dtype) or dtypes.get_default_dtype()
-    device = get_device(device)
-    arr = namespace(device).linspace(start, end, int(steps), dtype=np.float64).astype(dtype.np)
-    return _finish(arr, device, requires_grad)
+    n = max(int(math.floor((end - start) / step)) + 1, 0)
+    values = arange(n, dtype=dtypes.float64, device=device)._data * step + start
+    return _write_out(_finish(values.astype(dtype.np), get_device(device), requires_grad), out, "range")
 
 
-def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
-    dtype = dtypes.to_dtype(dtype) or dtypes.get_default_dtype()
-    device = get_device(device)
-    arr = namespace(device).logspace(start, end, int(steps), base=base, dtype=np.float64).astype(dtype.np)
-    return _finish(arr, device, requires_grad)
+def _spaced(op, fill, start, end, steps, dtype, layout, device, requires_grad, out):
+    _check_layout(layout, op)
+    start, end = _number(start, op, "start"), _number(end, op, "end")
+    if isinstance(steps, bool) or not hasattr(steps, "__index__"):
+        raise TypeError(f"{op}(): argument 'steps' must be an int, not {type(steps).__name__}")
+    steps = operator.index(steps)
+    if steps < 0:
+        raise RuntimeError(f"{op}: number of steps must be non-negative, got {steps}")
+    dtype = dtypes.to_dtype(dtype) or (out.dtype if out is not None else dtypes.get_default_dtype())
+    device = get_device(device if device is not None or out is None else out.device)
+    xp = namespace(device)
+    arr = _allocate(lambda: fill(xp, start, end, steps).astype(dtype.np), (steps,), dtype, device, op)
+    return _write_out(_finish(arr, device, requires_grad), out, op)
 
 
-def eye(n, m=None, dtype=None, device=None, requires_grad=False):
-    dtype = dtypes.to_dtype(dtype) or dtypes.get_default_dtype()
-    device = get_device(device)
-    arr = namespace(device).eye(int(n), int(n if m is None else m), dtype=dtype.np)
-    return _finish(arr, device, requires_grad)
+def linspace(start, end, steps, *, out=None, dtype=None, layout=strided, device=None, requires_grad=False):
+    return _spaced("linspace", lambda xp, a, b, n: xp.linspace(a, b, n, dtype=np.float64), start, end, steps,
+                   dtype, layout, device, requires_grad, out)
+
+
+def logspace(start, end, steps, base=10.0, *, out=None, dtype=None, layout=strided, device=None, requires_grad=False):
+    return _spaced("logspace", lambda xp, a, b, n: xp.logspace(a, b, n, base=base, dtype=np.float64), start, end,
+                   steps, dtype, layout, device, requires_grad, out)
+
+
+def eye(n, m=None, *, out=None, dtype=None, layout=strided, device=None, requires_grad=False, pin_memory=False):
+    """The identity matrix (n x m, m defaults to n)."""
+    _check_layout(layout, "eye")
+    shape = _shape((n, n if m is None else m), "eye")
+    return _filled(lambda xp, s, d: xp.eye(s[0], s[1], dtype=d), shape, dtype, device, requires_grad, "eye",
+                   out=out)
 
 
 # -- random ----------------------------------------------------------------------------------------
-def _random_float(draw, size, dtype, device, requires_grad, generator):
-    dtype = dtypes.to_dtype(dtype) or dtypes.get_default_dtype()
+def _random_float(draw, size, dtype, device, requires_grad, generator, op, out=None, layout=strided, size_kw=None):
+    _check_layout(layout, op)
+    dtype = dtypes.to_dtype(dtype) or (out.dtype if out is not None else dtypes.get_default_dtype())
     if not dtype.is_floating_point:
-        raise TypeError(f"random floats can't have dtype {dtype}; use a floating-point dtype or randint")
-    device = get_device(device)
+        raise TypeError(f"{op}: random floats can't have dtype {dtype}; use a floating-point dtype or randint")
+    device = get_device(device if device is not None or out is None else out.device)
     rng = _random.rng_for(device, generator)
     draw_dtype = dtype.np if dtype.np in (np.float32, np.float64) else np.float32
-    arr = draw(rng, _shape(size), draw_dtype).astype(dtype.np, copy=False)
-    return _finish(arr, device, requires_grad)
+    shape = _size_args(size, size_kw, op)
+    arr = _allocate(lambda: draw(rng, shape, draw_dtype).astype(dtype.np, copy=False), shape, dtype, device, op)
+    return _write_out(_finish(arr, device, requires_grad), out, op)
 
 
-def rand(*size, dtype=None, device=None, requires_grad=False, generator=None):
+def rand(*size, generator=None, out=None, dtype=None, layout=strided, device=None, requires_grad=False,
+         pin_memory=False, **kwargs):
     """Uniform on [0, 1)."""
-    return _random_float(lambda g, s, d: g.random(s, dtype=d), size, dtype, device, requires_grad, generator)
+    return _random_float(lambda g, s, d: g.random(s, dtype=d), size, dtype, device, requires_grad, generator,
+                         "rand", out, layout, _pop_size(kwargs, "rand"))
 
 
-def randn(*size, dtype=None, device=None, requires_grad=False, generator=None):
+def randn(*size, generator=None, out=None, dtype=None, layout=strided, device=None, requires_grad=False,
+          pin_memory=False, **kwargs):
     """Standard normal."""
     return _random_float(lambda g, s, d: g.standard_normal(s, dtype=d), size, dtype, device, requires_grad,
-                         generator)
+                         generator, "randn", out, layout, _pop_size(kwargs, "randn"))
 
 
-def normal(mean=0.0, std=1.0, size=None, dtype=None, device=None, generator=None):
-    if isinstance(mean, Tensor) or isinstance(std, Tensor):
-        ref = mean if isinstance(mean, Tensor) else std
-        noise = randn(ref.shape, dtype=ref.dtype, device=ref.device, generator=generator)
-        return noise * std + mean
-    return randn(size, dtype=dtype, device=device, generator=generator) * std + mean
-
-
-def randint(low, high=None, size=None, dtype=None, device=None, generator=None, requires_grad=False):
+def randint(low=0, high=None, size=None, *, generator=None, out=None, dtype=None, layout=strided, device=None,
+            requires_grad=False, pin_memory=False):
+    """Integers uniform on [low, high): ``randint(high, size)`` or ``randint(low, high, size)``."""
+    _check_layout(layout, "randint")
     if size is None:  # randint(high, size)
+        if high is None:
+            raise TypeError("randint() missing the required argument 'size' (e.g. randint(10, (3,)))")
         low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
+    low, high = int(_number(low, "randint", "low")), int(_number(high, "randint", "high"))
     if low >= high:
         raise RuntimeError(f"randint: expected low < high, got low={low}, high={high}")
-    dtype = dtypes.to_dtype(dtype) or dtypes.int64
-    device = get_device(device)
+    dtype = dtypes.to_dtype(dtype) or (out.dtype if out is not None else dtypes.int64)
+    if requires_grad and not dtype.is_floating_point:
+        raise RuntimeError(f"randint: only floating-point tensors can require gradients, got dtype {dtype}")
+    device = get_device(device if device is not None or out is None else out.device)
     rng = _random.rng_for(device, generator)
-    arr = rng.integers(low, high, size=_shape((size,)), dtype=np.int64).astype(dtype.np, copy=False)
-    return _finish(arr, device, requires_grad)
+    shape = _shape((size,), "randint")
+    arr = _allocate(lambda: rng.integers(low, high, size=shape, dtype=np.int64).astype(dtype.np, copy=False),
+                    shape, dtype, device, "randint")
+    return _write_out(_finish(arr, device, requires_grad), out, "randint")
 
 
-def randperm(n, dtype=None, device=None, generator=None):
+def randperm(n, *, generator=None, out=None, dtype=None, layout=strided, device=None, requires_grad=False,
+             pin_memory=False):
+    """A random permutation of 0 .. n-1."""
+    _check_layout(layout, "randperm")
+    n = _shape((n,), "randperm")[0]
     dtype = dtypes.to_dtype(dtype) or dtypes.int64
     device = get_device(device)
-    arr = _random.rng_for(device, generator).permutation(int(n)).astype(dtype.np)
-    return Tensor._wrap(arr, device)
-
-
-def bernoulli(p, generator=None):
-    rng = _random.rng_for(p.device, generator)
-    arr = (rng.random(p.shape, dtype=np.float64) < p._data).astype(p._data.dtype)
-    return Tensor._wrap(arr, p.device)
-
-
-def multinomial(probs, num_samples, replacement=False, generator=None):
-    host = np.asarray(probs._host(), dtype=np.float64)
-    rng = _random.rng_for(CPU, generator)
-    rows = host.reshape(-1, host.shape[-1])
-    out = np.stack([rng.choice(rows.shape[1], size=num_samples, replace=replacement, p=r / r.sum())
-                    for r in rows]).astype(np.int64)
-    out = out.reshape(host.shape[:-1] + (num_samples,))
-    return Tensor._wrap(to_device(out, probs.device), probs.device)
+    arr = _random.rng_for(device, generator).permutation(n).astype(dtype.np)
+    return _write_out(_finish(arr, device, requires_grad), out, "randperm")
 
 
 rand_like = _shaped_like(rand)
 randn_like = _shaped_like(randn)
 
 
-def randint_like(t, low, high=None, dtype=None, device=None):
-    dtype, device = _like(t, dtype, device)
-    return randint(low, high, t.shape, dtype=dtype, device=device)
+def randint_like(input, low=0, high=None, *, dtype=None, layout=strided, device=None, requires_grad=False,
+                 memory_format=preserve_format, pin_memory=False, generator=None):
+    _check_layout(layout, "randint_like")
+    _check_memory_format(memory_format, "randint_like")
+    if high is None:
+        low, high = 0, low
+    dtype, device = _like(input, dtype, device)
+    t = randint(low, high, tuple(input.shape), dtype=dtype, device=device, generator=generator)
+    return t.requires_grad_(True) if requires_grad else t

@@ -1,11 +1,11 @@
 """dtype objects and PyTorch's type-promotion rules."""
+import importlib.util
+
 from .backend import np
 
-try:  # bfloat16 comes from ml_dtypes (optional); without it the dtype simply does not exist
-    import ml_dtypes as _ml_dtypes
-    _bfloat16_np = np.dtype(_ml_dtypes.bfloat16)
-except ImportError:  # pragma: no cover - depends on the environment
-    _bfloat16_np = None
+# bfloat16 comes from ml_dtypes (optional; without it the dtype does not exist). Importing ml_dtypes
+# costs ~0.5 s, ten times NumPy's import, so it is imported when bfloat16 is first used, not here.
+_HAS_ML_DTYPES = importlib.util.find_spec("ml_dtypes") is not None
 
 
 class DType:
@@ -39,10 +39,38 @@ int64 = DType("int64", np.int64, 1)
 float16 = DType("float16", np.float16, 2)
 float32 = DType("float32", np.float32, 2)
 float64 = DType("float64", np.float64, 2)
-bfloat16 = DType("bfloat16", _bfloat16_np, 2) if _bfloat16_np is not None else None
+
+
+class _BFloat16(DType):
+    """bfloat16: its numpy dtype (from ml_dtypes) is looked up on first use of ``.np``."""
+
+    __slots__ = ()
+
+    def __init__(self):
+        self.name, self.category, self.is_floating_point, self.is_signed, self.itemsize = \
+            "bfloat16", 2, True, True, 2
+
+    @property
+    def np(self):
+        return _bfloat16_numpy()
+
+
+_bfloat16_np = None
+
+
+def _bfloat16_numpy():
+    global _bfloat16_np
+    if _bfloat16_np is None:
+        import ml_dtypes
+        _bfloat16_np = np.dtype(ml_dtypes.bfloat16)
+        _BY_NP[_bfloat16_np] = bfloat16
+    return _bfloat16_np
+
+
+bfloat16 = _BFloat16() if _HAS_ML_DTYPES else None
 
 ALL = [d for d in (bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64) if d is not None]
-_BY_NP = {d.np: d for d in ALL}
+_BY_NP = {d.np: d for d in ALL if d is not bfloat16}  # bfloat16 joins when ml_dtypes is first imported
 _BY_NAME = {d.name: d for d in ALL}
 _BY_NAME.update({"bool_": bool_, "half": float16, "float": float32, "double": float64, "long": int64,
                  "int": int32, "short": int16, "byte": uint8, "char": int8})
@@ -65,7 +93,7 @@ def set_default_dtype(dtype):
 
 def to_dtype(spec):
     """A DType from a DType, numpy dtype, name or Python type (``float`` means the default float)."""
-    if spec is None or type(spec) is DType:
+    if spec is None or type(spec) is DType or spec is bfloat16:
         return spec
     if spec is float:
         return _default_float
@@ -76,7 +104,10 @@ def to_dtype(spec):
         if name in _BY_NAME:
             return _BY_NAME[name]
     try:
-        return _BY_NP[np.dtype(spec)]
+        np_dtype = np.dtype(spec)
+        if np_dtype.name == "bfloat16" and bfloat16 is not None:  # an ml_dtypes dtype, maybe not yet registered
+            _bfloat16_numpy()
+        return _BY_NP[np_dtype]
     except (TypeError, KeyError):
         raise TypeError(f"unknown dtype {spec!r}; ndgrad supports "
                         + ", ".join(d.name for d in ALL)) from None
@@ -87,6 +118,9 @@ def dtype_of(array):
     try:
         return _BY_NP[array.dtype]
     except KeyError:
+        if bfloat16 is not None and array.dtype.name == "bfloat16":  # made by ml_dtypes before we used it
+            _bfloat16_numpy()
+            return bfloat16
         raise TypeError(f"arrays of dtype {array.dtype} are not supported; ndgrad supports "
                         + ", ".join(d.name for d in ALL)) from None
 
@@ -126,7 +160,7 @@ def result_type(*operands):
     for x in operands:
         data = getattr(x, "_data", None)
         if data is not None:
-            dt = _BY_NP[data.dtype]
+            dt = _BY_NP.get(data.dtype) or dtype_of(data)
             if data.ndim:
                 dim_t = dt if dim_t is None else promote_types(dim_t, dt)
             else:

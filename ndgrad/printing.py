@@ -7,7 +7,7 @@ _DEFAULT_SHOWN_FREE = ("int64", "bool")
 
 def tensor_repr(t):
     arr = t._host()
-    if arr.dtype == getattr(dtypes.bfloat16, "np", None) or arr.dtype == np.float16:
+    if arr.dtype.name == "bfloat16" or arr.dtype == np.float16:  # by name: no ml_dtypes import
         arr = arr.astype(np.float32)
     prefix = "tensor("
     if arr.size == 0:

@@ -21,14 +21,17 @@ class Tensor:
     # Let ``ndarray op tensor`` defer to Tensor's reflected operators instead of numpy broadcasting.
     __array_priority__ = 1000
 
-    def __init__(self, data=None, *, dtype=None, device=None, requires_grad=False):
-        """``Tensor(data)`` builds a tensor like ``ndgrad.tensor`` (float32 default for floats)."""
-        from .creation import tensor as _tensor
-        t = _tensor([] if data is None else data, dtype=dtype, device=device)
-        self._data = t._data
-        self._device = t._device
+    def __init__(self, *args, dtype=None, device=None, requires_grad=False, _legacy_name="Tensor"):
+        """PyTorch's legacy constructor: ``Tensor(2, 3)`` is uninitialised, ``Tensor([1, 2])`` copies the
+        data as the default dtype (float32), ``Tensor(t)`` shares t's memory, ``Tensor()`` is empty.
+        ``dtype=`` (an ndgrad extension) fixes the dtype; ``ndgrad.tensor(...)`` is the modern spelling."""
+        from .tensor_types import legacy_new
+        data, dev, base = legacy_new(args, dtype, device, _legacy_name)
+        self._data = data
+        self._device = dev
         self.requires_grad = False
-        self.grad_fn = self.grad = self._base = self._extra = None
+        self.grad_fn = self.grad = self._extra = None
+        self._base = base
         self._ver = 0
         if requires_grad:
             self.requires_grad_(True)
@@ -44,6 +47,8 @@ class Tensor:
                     data = np.asarray(data)
             else:
                 device = CPU
+        elif device is CPU and type(data) is not _ndarray:
+            data = np.asarray(data)  # numpy gives scalars for 0-d results; a tensor always holds an array
         t._data = data
         t._device = device
         t.requires_grad = requires_grad
@@ -89,6 +94,60 @@ class Tensor:
     @property
     def is_cuda(self):
         return self._device.type == "cuda"
+
+    @property
+    def is_cpu(self):
+        return self._device.type == "cpu"
+
+    @property
+    def layout(self):
+        return strided
+
+    def get_device(self):
+        """The GPU index, or -1 for a CPU tensor (as PyTorch)."""
+        return -1 if self._device.type == "cpu" else (self._device.index or 0)
+
+    def is_complex(self):
+        return self._data.dtype.kind == "c"
+
+    def is_signed(self):
+        return self.dtype.is_signed
+
+    def is_inference(self):
+        return False  # inference_mode is no_grad here: there are no separate inference tensors
+
+    def is_nonzero(self):
+        if self._data.size != 1:
+            what = "no values" if self._data.size == 0 else "more than one value"
+            raise RuntimeError(f"is_nonzero: Boolean value of Tensor with {what} is ambiguous; use .any() "
+                               f"or .all(), or index one element")
+        return bool(self.item())
+
+    def is_same_size(self, other):
+        return tuple(self._data.shape) == tuple(other._data.shape)
+
+    def is_set_to(self, other):
+        return (self._data.shape == other._data.shape and self._data.strides == other._data.strides
+                and self.data_ptr() == other.data_ptr())
+
+    def storage_offset(self):
+        """Elements between the start of the root tensor's memory and this view's first element."""
+        if self._base is None or self._data.size == 0 or self._base._data.size == 0:
+            return 0
+        return (self.data_ptr() - self._base.data_ptr()) // self._data.itemsize
+
+    def dim_order(self, *, ambiguity_check=False):
+        strides = self.stride()
+        return tuple(sorted(range(self.ndim), key=lambda d: -strides[d]))
+
+    def pin_memory(self, device=None):
+        return self  # host memory needs no pinning for NumPy / CuPy copies here
+
+    def share_memory_(self):
+        return self
+
+    output_nr = 0
+    name = None
 
     @property
     def xp(self):
@@ -258,10 +317,16 @@ class Tensor:
     def cuda(self, device=None):
         return self.to("cuda" if device is None else (f"cuda:{device}" if isinstance(device, int) else device))
 
-    def type(self, dtype=None):
+    def type(self, dtype=None, non_blocking=False):
+        """``type()`` names the legacy type (``ndgrad.FloatTensor``); ``type(ndgrad.LongTensor)`` casts."""
+        from . import tensor_types
         if dtype is None:
-            return f"ndgrad.{self.dtype.name.capitalize()}Tensor"
-        return self.to(dtype)
+            return tensor_types.type_name(self)
+        dtype, device_type = tensor_types.resolve_type(dtype)
+        out = self.to(dtype)
+        if device_type is not None and device_type != out._device.type:
+            out = out.to(device_type)
+        return out
 
     def float(self):
         return self.to(dtypes.float32)
@@ -356,6 +421,40 @@ class Tensor:
                 f"inside `with ndgrad.no_grad():` (as optimizers do), or use the out-of-place op.")
 
 
+class layout:
+    """A memory layout, as ``torch.layout``: ndgrad's dense tensors are all ``ndgrad.strided``."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return f"ndgrad.{self.name}"
+
+    def __reduce__(self):
+        return (_layout_by_name, (self.name,))
+
+
+strided, sparse_coo, sparse_csr, sparse_csc, sparse_bsr, sparse_bsc, _mkldnn = (
+    layout(n) for n in ("strided", "sparse_coo", "sparse_csr", "sparse_csc", "sparse_bsr", "sparse_bsc",
+                        "_mkldnn"))
+LAYOUTS = {lay.name: lay for lay in (strided, sparse_coo, sparse_csr, sparse_csc, sparse_bsr, sparse_bsc, _mkldnn)}
+
+
+def _layout_by_name(name):
+    return LAYOUTS[name]
+
+
+# Backends and tensor kinds ndgrad does not have: their flags are always False (a subclass, e.g. a sparse
+# tensor, overrides its own).
+for _flag in ("is_xpu", "is_mps", "is_meta", "is_sparse", "is_sparse_csr", "is_quantized", "is_mkldnn",
+              "is_nested", "is_vulkan", "is_xla", "is_ipu", "is_maia", "is_mtia"):
+    setattr(Tensor, _flag, property(lambda self: False, doc=f"Always False in ndgrad ({_flag})."))
+for _flag in ("is_conj", "is_neg", "is_pinned", "is_shared", "is_distributed"):
+    setattr(Tensor, _flag, lambda self, *args: False)
+
+
 class Size(tuple):
     """A shape, like torch.Size: a tuple that prints as ndgrad.Size([...])."""
 
@@ -409,3 +508,38 @@ def _new_tensor(data, device, _new=object.__new__):
 
 _node.Tensor = Tensor
 _node._new_tensor = _new_tensor
+
+
+# -- .grad: a checked property over the slot ------------------------------------------------------
+# Assigning a gradient of the wrong shape, dtype or device would be broadcast by the optimizer or
+# accumulated into by backward(), silently; PyTorch refuses it at the assignment, and so do we.
+_grad_slot = Tensor.grad
+_get_grad_slot, _set_grad_slot = _grad_slot.__get__, _grad_slot.__set__
+
+
+def _set_grad(self, value):
+    if value is not None:
+        _check_grad_assignment(self, value)
+    _set_grad_slot(self, value)
+
+
+def _check_grad_assignment(self, value):
+    if not isinstance(value, Tensor):
+        raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
+                        f"{type(value).__name__}")
+    if value is self:
+        raise RuntimeError("can't assign a tensor as its own grad")
+    where = f"a tensor of shape {tuple(self._data.shape)}, {self.dtype} on {self._device}"
+    if value._data.dtype != self._data.dtype:
+        raise RuntimeError(f"attempting to assign a gradient with dtype {value.dtype} to {where}; the gradient "
+                           f"must have the tensor's dtype: assign grad.to({self.dtype})")
+    if value._device != self._device:
+        raise RuntimeError(f"attempting to assign a gradient on {value._device} to {where}; move it with "
+                           f".to('{self._device}') first")
+    if value._data.shape != self._data.shape:
+        raise RuntimeError(f"attempting to assign a gradient of size {list(value._data.shape)} to {where}. "
+                           f"Please ensure that the gradient and the tensor are the same size")
+
+
+Tensor.grad = property(lambda self: _get_grad_slot(self), _set_grad,
+                       doc="The gradient accumulated by backward() (None until then); assignments are checked.")

@@ -5,13 +5,19 @@ from .engine import run_backward
 from .gradcheck import gradcheck, gradgradcheck
 from . import functional
 from . import node as _node
+from . import function
+from .function import Function, FunctionCtx, InplaceFunction, once_differentiable
+from .variable import Variable
+from .anomaly_mode import (detect_anomaly, set_detect_anomaly, is_anomaly_enabled,  # noqa: F401
+                           is_anomaly_check_nan_enabled)
 
 
 def _new_tensor(data, device):
     return _node._new_tensor(data, device)
 
-__all__ = ["Node", "backward", "grad", "gradcheck", "gradgradcheck", "no_grad", "enable_grad",
-           "set_grad_enabled", "is_grad_enabled", "inference_mode", "functional"]
+__all__ = ["Node", "Function", "FunctionCtx", "InplaceFunction", "Variable", "function", "graph",
+           "detect_anomaly", "set_detect_anomaly", "backward", "grad", "gradcheck", "gradgradcheck", "no_grad",
+           "enable_grad", "set_grad_enabled", "is_grad_enabled", "inference_mode", "functional"]
 
 
 def _as_tuple(x):
@@ -94,3 +100,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             g = g.detach()
         results.append(g)
     return tuple(results)
+
+
+def __getattr__(name):
+    if name == "graph":  # torch.autograd.graph: loaded on first use
+        import importlib
+        return importlib.import_module(f"{__name__}.graph")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

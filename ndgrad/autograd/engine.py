@@ -8,6 +8,9 @@ Broadcasting is undone here, in one place, for every op.
 from . import grad_mode
 from . import node as _node
 from .node import Node
+from ..backend import CPU, np
+
+_ndarray = np.ndarray
 
 _FREED = ("Trying to backward through the graph a second time (or to use saved tensors after they were "
           "freed). The saved tensors of {node} were freed by the first backward(). Fix: pass "
@@ -25,6 +28,7 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
     is the sum that arrives at the node that produced them.
     """
     buffers = {}
+    leaf_buffers = {}  # id(leaf) -> [leaf, summed gradient]: hooks see the total, once, as in PyTorch
     roots = []
     for out, g in zip(outputs, grad_outputs):
         node = out.grad_fn
@@ -34,7 +38,7 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
                     f"backward: a tensor of shape {tuple(out.shape)} does not require grad and has no "
                     f"grad_fn, so there is nothing to differentiate. Fix: create the inputs with "
                     f"requires_grad=True (or call .requires_grad_()) before computing it, outside no_grad.")
-            _deliver_to_leaf(out, g, create_graph, capture, set())
+            _buffer_leaf(leaf_buffers, out, g)
             continue
         roots.append(node)
         buffers[node] = buffers[node] + g if node in buffers else g
@@ -51,7 +55,8 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
             if grad is None:  # nothing flowed into this node: only release its parents' counts
                 grads = _NO_GRADS
             else:
-                if capture_nodes and node in capture_nodes:
+                grad = _run_prehooks(node, grad)
+                if capture_nodes and node in capture_nodes:  # after the hooks: grad() returns the hooked value
                     key = capture_nodes[node]
                     capture[key] = _add(capture[key], grad)
                 grads = _call_backward(node, grad, create_graph, capture, assigned)
@@ -69,7 +74,9 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
                     if left == 0:
                         ready.append(parent)
                 elif g is not None:
-                    _deliver_to_leaf(parent, g, create_graph, capture, assigned)
+                    _buffer_leaf(leaf_buffers, parent, g)
+        for leaf, g in leaf_buffers.values():
+            _deliver_to_leaf(leaf, g, create_graph, capture, assigned)
     finally:
         grad_mode.state.enabled = prev_mode
 
@@ -99,12 +106,24 @@ def _count_dependencies(roots):
     return dependencies
 
 
-def _call_backward(node, grad, create_graph, capture, assigned):
+def _buffer_leaf(leaf_buffers, leaf, g):
+    entry = leaf_buffers.get(id(leaf))
+    if entry is None:
+        leaf_buffers[id(leaf)] = [leaf, g]
+    else:
+        entry[1] = entry[1] + g
+
+
+def _run_prehooks(node, grad):
     if node._pre_hooks:
         for hook in node._pre_hooks:
             new = hook(grad)
             if new is not None:
                 grad = new
+    return grad
+
+
+def _call_backward(node, grad, create_graph, capture, assigned):
     if node._retained is not None:
         tensor = node._retained()
         if tensor is not None and tensor.grad_fn is node:
@@ -120,6 +139,8 @@ def _call_backward(node, grad, create_graph, capture, assigned):
     fixed = []
     for g, t in zip(grads, inputs):
         if g is not None:
+            if type(g._data) is not _ndarray and g._device is CPU:  # a numpy scalar from a 0-d rule
+                g = _node._new_tensor(np.asarray(g._data), CPU)
             if g._data.shape != t._data.shape:
                 g = _sum_to(g, t._data.shape, node, create_graph)
             if g._data.dtype != t._data.dtype:
@@ -148,16 +169,17 @@ def _add(acc, g):
 
 
 def _deliver_to_leaf(leaf, g, create_graph, capture, assigned):
-    if capture is not None:
-        if id(leaf) in capture:
-            capture[id(leaf)] = _add(capture[id(leaf)], g)
-        return
+    if capture is not None and id(leaf) not in capture:
+        return  # autograd.grad: leaves that were not asked for are not touched (nor their hooks run)
     extra = leaf._extra
     if extra is not None and extra.get("hooks"):
         for hook in extra["hooks"]:
             new = hook(g)
             if new is not None:
                 g = new
+    if capture is not None:
+        capture[id(leaf)] = _add(capture[id(leaf)], g)
+        return
     _accumulate(leaf, g, create_graph, assigned)
 
 

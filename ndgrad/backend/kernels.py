@@ -144,7 +144,9 @@ def erf(xp, a):
     impl = _erf_impl.get(xp)
     if impl is None:
         impl = _erf_impl[xp] = _find_erf(xp)
-    return impl(a)
+    if a.dtype.itemsize == 2 and a.dtype.kind in "fV":  # float16/bfloat16: no loop of their own in SciPy
+        return xp.asarray(impl(a.astype(np.float32))).astype(a.dtype)
+    return xp.asarray(impl(a)).astype(a.dtype, copy=False)  # keep the input's dtype (and 0-d arrays)
 
 
 def _find_erf(xp):

@@ -99,3 +99,8 @@ class DataLoader:
         if self.batch_sampler is not None:
             return len(self.batch_sampler)
         return len(self.sampler)
+
+
+def get_worker_info():
+    """None: ndgrad loads batches in the calling process (there are no worker processes)."""
+    return None

@@ -31,12 +31,19 @@ class RandomSampler(Sampler):
     generator the sequence of epochs is repeatable on its own.
     """
 
+    _CHUNK = 32  # draws with replacement come in small chunks: num_samples may be huge (10**10)
+
     def __init__(self, data_source, replacement=False, num_samples=None, generator=None):
         self.data_source = data_source
+        if not isinstance(replacement, bool):
+            raise TypeError(f"RandomSampler: replacement should be a boolean value, but got "
+                            f"replacement={replacement!r}")
         self.replacement = replacement
         self._num_samples = num_samples
-        if num_samples is not None and (not isinstance(num_samples, int) or num_samples <= 0):
-            raise ValueError(f"RandomSampler: num_samples should be a positive integer, got {num_samples!r}")
+        if not isinstance(self.num_samples, int) or isinstance(self.num_samples, bool) or self.num_samples <= 0:
+            empty = " (the dataset is empty)" if num_samples is None else ""
+            raise ValueError(f"RandomSampler: num_samples should be a positive integer value, but got "
+                             f"num_samples={self.num_samples!r}{empty}")
         self.generator = None if generator is None else as_numpy_generator(generator)
 
     @property
@@ -46,11 +53,17 @@ class RandomSampler(Sampler):
     def __iter__(self):
         rng = self.generator if self.generator is not None else np.random.default_rng(global_seed())
         n = len(self.data_source)
+        if n == 0:
+            raise ValueError("RandomSampler: the dataset is empty, there is nothing to sample")
+        total = self.num_samples
         if self.replacement:
-            return iter(rng.integers(0, n, size=self.num_samples).tolist())
-        full, rest = divmod(self.num_samples, n)
-        order = [rng.permutation(n) for _ in range(full)] + [rng.permutation(n)[:rest]]
-        return iter(np.concatenate(order).tolist())
+            for _ in range(total // self._CHUNK):
+                yield from rng.integers(0, n, size=self._CHUNK).tolist()
+            yield from rng.integers(0, n, size=total % self._CHUNK).tolist()
+            return
+        for _ in range(total // n):
+            yield from rng.permutation(n).tolist()
+        yield from rng.permutation(n)[:total % n].tolist()
 
     def __len__(self):
         return self.num_samples

@@ -48,15 +48,12 @@ def save(obj, f):
     copied through host memory; the device is recorded so ``load`` can put
     them back (or elsewhere, with ``map_location``).
     """
-    safetensors = _safetensors()
+    _safetensors()
     writer = _Flattener()
     structure = writer.encode(obj, ())
     metadata = {FORMAT_VERSION_KEY: FORMAT_VERSION,
                 FORMAT_KEY: json.dumps(structure, separators=(",", ":"))}
-    specs = {key: safetensors.TensorSpec(dtype=a.dtype.name, shape=a.shape, data_ptr=a.ctypes.data,
-                                         data_len=a.nbytes)
-             for key, a in writer.arrays.items()}
-    data = bytes(safetensors.serialize(specs, metadata=metadata))
+    data = _serialize(writer.arrays, metadata)
     if hasattr(f, "write"):
         f.write(data)
         return
@@ -70,6 +67,30 @@ def save(obj, f):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+_NP_TO_ST = {np_name: code for code, np_name in _ST_TO_NP.items()}
+
+
+def _serialize(arrays, metadata):
+    """The safetensors bytes, written here so that equal states give equal files byte for byte.
+
+    (The safetensors library writes the header from a hash map: its key order, and so the file,
+    changes from run to run.) Layout: 8-byte little-endian header length, the JSON header padded
+    with spaces to a multiple of 8, then each array's bytes back to back in the header's order.
+    """
+    header = {"__metadata__": dict(sorted(metadata.items()))}
+    chunks, offset = [], 0
+    for key, a in arrays.items():  # the flattening order: deterministic for a given object
+        if a.dtype.byteorder == ">":
+            a = a.astype(a.dtype.newbyteorder("<"))
+        header[key] = {"dtype": _NP_TO_ST[a.dtype.name], "shape": list(a.shape),
+                       "data_offsets": [offset, offset + a.nbytes]}
+        chunks.append(a.tobytes())
+        offset += a.nbytes
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text + b"".join(chunks)
 
 
 class _Flattener:
@@ -106,6 +127,10 @@ class _Flattener:
         if isinstance(obj, (list, tuple)):
             kind = "list" if isinstance(obj, list) else "tuple"
             return {kind: [self.encode(v, path + (i,)) for i, v in enumerate(obj)]}
+        from .modules import encode_other  # whole nn.Modules, dtypes, devices, ndgrad's functions
+        node = encode_other(self, obj, path)
+        if node is not None:
+            return node
         raise TypeError(f"ndgrad.save: cannot store a {type(obj).__name__} at {_where(path)}; checkpoints hold "
                         "tensors, numpy arrays, numbers, strings, None and dicts/lists/tuples of them "
                         "(no pickle, so no arbitrary objects)")
@@ -156,8 +181,12 @@ def _where(path):
 
 # ----------------------------------------------------------------------------- load
 
-def load(f, map_location=None):
+def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None, **pickle_load_args):
     """Load what ``save`` wrote. Never executes code from the file.
+
+    PyTorch's ``pickle_module``/``weights_only``/``mmap`` are accepted: without pickle every load is
+    weights-only safe, and whole modules load only for ndgrad's own or allow-listed classes (see
+    ``ndgrad.serialization.add_safe_globals``).
 
     ``map_location``: None puts each tensor back on the device it was saved
     from; a device (``'cpu'``, ``'cuda'``, ``'cuda:1'``) puts all tensors
@@ -169,6 +198,9 @@ def load(f, map_location=None):
         name, data = getattr(f, "name", "<file object>"), f.read()
     else:
         name = os.fspath(f)
+        if os.path.isdir(name):
+            raise CheckpointError(f"ndgrad.load: '{name}' is a directory, not a checkpoint file; pass the path "
+                                  f"of the .safetensors file inside it")
         with open(name, "rb") as fh:
             data = fh.read()
     header = _check_layout(name, data)
@@ -185,10 +217,14 @@ def load(f, map_location=None):
         return {k: _make_tensor(arrays[k], devices("cpu"), False, False, name) for k in order}
     try:
         structure = json.loads(structure_text)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise CheckpointError(f"ndgrad.load: '{name}' is corrupt: its '{FORMAT_KEY}' header entry "
-                              f"is not valid JSON ({e})") from None
-    return _Rebuilder(name, arrays, map_location).decode(structure)
+                              f"is not valid JSON, or nests too deeply ({e})") from None
+    try:
+        return _Rebuilder(name, arrays, map_location).decode(structure)
+    except RecursionError:  # the rebuilder recurses once per level: a hostile file can nest deeply
+        raise CheckpointError(f"ndgrad.load: '{name}' is corrupt or hostile: its structure is nested too "
+                              f"deeply to rebuild (more than Python's recursion limit)") from None
 
 
 def _check_layout(name, data):
@@ -206,7 +242,7 @@ def _check_layout(name, data):
                               f"but only {size - 8} bytes follow the length field")
     try:
         header = json.loads(data[8:8 + header_len].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise CheckpointError(f"ndgrad.load: '{name}' is corrupt or not a safetensors file: "
                               f"the header is not valid JSON ({e})") from None
     if not isinstance(header, dict):
@@ -249,7 +285,10 @@ class _Devices:
 
     def __init__(self, name, map_location):
         self.name = name
-        if map_location is not None and not isinstance(map_location, dict):
+        if callable(map_location) and not isinstance(map_location, dict):  # PyTorch's fn(storage, location)
+            from .modules import location_function
+            map_location = location_function(map_location)
+        elif map_location is not None and not isinstance(map_location, dict):
             map_location = str(map_location)
             if map_location not in ("cpu", "cuda") and not map_location.startswith("cuda:"):
                 raise ValueError(f"ndgrad.load: map_location={map_location!r} is not a device; "
@@ -262,7 +301,7 @@ class _Devices:
             return saved
         if isinstance(ml, dict):
             return str(ml.get(saved, saved))
-        return ml
+        return ml(saved) if callable(ml) else ml
 
 
 def _make_tensor(array, device, requires_grad, parameter, name=None, saved=None):
@@ -315,6 +354,10 @@ class _Rebuilder:
                 if not isinstance(node[kind], list):
                     self._corrupt(f"a {kind} entry is not a JSON array")
                 return cls(self.decode(v) for v in node[kind])
+        from .modules import decode_other  # whole nn.Modules (allow-listed classes only), dtypes, ...
+        obj = decode_other(self, node)
+        if obj is not None:
+            return obj
         self._corrupt(f"unknown structure node {node!r}")
 
     def _key(self, k):
@@ -324,6 +367,8 @@ class _Rebuilder:
 
     def _array(self, node):
         key = node.get("tensor", node.get("ndarray"))
+        if not isinstance(key, str):  # a list or dict here would not even be hashable
+            self._corrupt(f"a tensor entry names {key!r} where a tensor key (a string) belongs")
         if key in self._made:
             return self._made[key]
         if key not in self.arrays:

@@ -16,3 +16,7 @@ from ndgrad.nn import loss as _loss
 __all__ = (["Parameter", "Module", "functional", "init", "utils", "Sequential", "ModuleList", "ModuleDict",
             "ParameterList", "ParameterDict"]
            + _layers.__all__ + _loss.__all__)
+
+from ndgrad.nn import modules, parallel  # noqa: E402  torch's import paths (torch.nn.modules.conv, ...)
+from ndgrad.nn.parallel import DataParallel  # noqa: E402
+__all__ += ["modules", "parallel", "DataParallel"]

@@ -178,10 +178,11 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         raise NotImplementedError("embedding: max_norm, scale_grad_by_freq and sparse are not supported by ndgrad; "
                                   "leave them at their defaults")
     n = weight.shape[0]
-    if idx.size and (int(idx.min()) < -n or int(idx.max()) >= n):
+    # negative indices do not count from the end here (PyTorch refuses them): -1 is a bug, not the last row
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):
         bad = int(idx.max()) if int(idx.max()) >= n else int(idx.min())
         raise IndexError(f"embedding: index {bad} is out of range for an embedding table of {n} rows "
-                         f"(weight shape {_shape(weight)})")
+                         f"(weight shape {_shape(weight)}); indices must be in [0, {n - 1}]")
     if padding_idx is not None and padding_idx < 0:
         padding_idx += n
     rows = _Embedding(idx, padding_idx).apply(weight)
@@ -224,18 +225,9 @@ class _EmbeddingBackward(_node.Node):
 
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     """x / max(||x||_p, eps) along ``dim``."""
-    norm = _p_norm(input, p, dim)
+    # the norm op (not sqrt of a sum): its gradient at an all-zero row is 0, where sqrt's is inf * 0 = nan
+    norm = input.norm(p, dim, keepdim=True)
     return input / norm.clamp(min=eps)
-
-
-def _p_norm(x, p, dim):
-    if p == math.inf:
-        return x.abs().amax(dim, keepdim=True)
-    if p == 2:
-        return (x * x).sum(dim, keepdim=True).sqrt()
-    if p == 1:
-        return x.abs().sum(dim, keepdim=True)
-    return (x.abs() ** p).sum(dim, keepdim=True) ** (1.0 / p)
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
@@ -380,16 +372,50 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """-(y log x + (1 - y) log(1 - x)) for probabilities x (each log clamped at -100, like PyTorch)."""
     _check_same_shape("binary_cross_entropy", input, target)
-    x = input._data
-    if x.size and (bool((x < 0).any()) or bool((x > 1).any())):
-        raise ValueError("binary_cross_entropy: all elements of input must be probabilities in [0, 1]; "
-                         "for logits use binary_cross_entropy_with_logits")
-    log_x = input.log().clamp(min=-100.0)
-    log_1mx = (1.0 - input).log().clamp(min=-100.0)
-    loss = -(target * log_x + (1.0 - target) * log_1mx)
+    for name, t in (("input", input), ("target", target)):
+        a = t._data
+        if a.size and not bool(((a >= 0) & (a <= 1)).all()):  # written so that NaN fails too
+            hint = "; for logits use binary_cross_entropy_with_logits" if name == "input" else ""
+            raise ValueError(f"binary_cross_entropy: all elements of {name} should be between 0 and 1 (got "
+                             f"values outside [0, 1] or NaN in {name} of shape {_shape(t)}){hint}")
+    half = input._data.dtype.itemsize == 2 and input._data.dtype.kind in "fV"  # float16 / bfloat16: computed in float32, like PyTorch
+    x = input.float() if half else input
+    loss = _BinaryCrossEntropy().apply(x, target.to(x.dtype))
+    if half:
+        loss = loss.to(input.dtype)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, _legacy(size_average, reduce, reduction), "binary_cross_entropy")
+
+
+def _clamped_log(xp, a):
+    """log(a) floored at -100 (PyTorch's BCE clamp), without log(0) warnings."""
+    positive = a > 0
+    return xp.maximum(xp.where(positive, xp.log(xp.where(positive, a, 1)), -100.0), -100.0).astype(a.dtype)
+
+
+def _clamped_log_t(t):
+    positive = t > 0
+    return _ew.where(positive, _ew.log(_ew.where(positive, t, 1.0)).clamp(min=-100.0), -100.0)
+
+
+class _BinaryCrossEntropy(_node.Node):
+    """Elementwise BCE with PyTorch's gradient (x - y) / max(x (1 - x), 1e-12).
+
+    Composing it from log() would divide 0 by 0 at saturated probabilities (sigmoid of +-1e4 is
+    exactly 1 or 0) and give NaN gradients; the clamp keeps them finite (0 where the prediction is right).
+    """
+    __slots__ = ()
+
+    def forward(self, x, y):
+        xp = self.xp
+        return -(y * _clamped_log(xp, x) + (1 - y) * _clamped_log(xp, 1 - x))
+
+    def backward(self, grad):
+        x, y = self.input(0), self.input(1)
+        gx = grad * (x - y) / ((1.0 - x) * x).clamp(min=1e-12) if self.needs_input_grad[0] else None
+        gy = grad * (_clamped_log_t(1.0 - x) - _clamped_log_t(x)) if self.needs_input_grad[1] else None
+        return gx, gy
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,

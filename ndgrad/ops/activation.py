@@ -11,7 +11,7 @@ import math
 from ..autograd import node as _node
 from ..autograd.node import Node
 from ..autograd.grad_mode import state as _grad_state
-from ..backend import kernels
+from ..backend import fused, kernels
 
 __all__ = ["leaky_relu", "gelu", "silu", "softplus", "elu", "hardtanh", "relu6", "softsign", "logsigmoid",
            "mish"]
@@ -22,7 +22,8 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 def _wrap(array, like):
-    return _node.Tensor._wrap(array, like._device)
+    # numpy hands back a scalar, not an array, for 0-d results: keep tensors' data arrays
+    return _node.Tensor._wrap(like.xp.asarray(array), like._device)
 
 
 def _sigmoid(xp, x):
@@ -154,12 +155,13 @@ class ELU(_Elementwise):
         xp = self.xp
         return xp.maximum(x, 0) + self.alpha * xp.expm1(xp.minimum(x, 0))
 
+    # "not x <= 0" rather than "x > 0": at NaN the gradient passes through (PyTorch's rule)
     def derivative(self, xp, x):
-        pos = (x > 0).astype(x.dtype)
-        return pos + (1.0 - pos) * (self.alpha * xp.exp(xp.minimum(x, 0)))
+        pos = ~(x <= 0)
+        return xp.where(pos, 1.0, self.alpha * xp.exp(xp.minimum(x, 0))).astype(x.dtype, copy=False)
 
     def derivative_graph(self, x):
-        pos = _wrap((x._data > 0).astype(x._data.dtype), x)
+        pos = _wrap((~(x._data <= 0)).astype(x._data.dtype), x)
         return pos + (1.0 - pos) * self.alpha * (x * (1.0 - pos)).exp()
 
 
@@ -173,7 +175,16 @@ class Hardtanh(_Elementwise):
         return self.xp.clip(x, self.low, self.high)
 
     def derivative(self, xp, x):
-        return ((x > self.low) & (x < self.high)).astype(x.dtype)
+        # zero only where clipped: NaN passes its gradient through, as in PyTorch
+        return (~((x <= self.low) | (x >= self.high))).astype(x.dtype)
+
+    def backward(self, grad):
+        # a select, not a multiply: a NaN gradient arriving where x was clipped becomes 0 (PyTorch's rule)
+        keep = ~((self.input(0)._data <= self.low) | (self.input(0)._data >= self.high))
+        if _grad_state.enabled:
+            from ..ops.elementwise import where
+            return where(_wrap(keep, grad), grad, 0.0)
+        return _wrap(fused.masked_grad(grad._data, keep), grad)
 
 
 class Softsign(_Elementwise):
@@ -220,7 +231,7 @@ class Mish(_Elementwise):
 
 
 def _check_float(op, x):
-    if x._data.dtype.kind != "f":
+    if not x.dtype.is_floating_point:  # bfloat16 (ml_dtypes) has kind 'V', not 'f'
         raise TypeError(f"{op}: expected a floating-point tensor, got {x.dtype}; convert with .float()")
 
 
@@ -233,6 +244,20 @@ def _maybe_inplace(input, op, inplace):
     if not inplace:
         return op(input)
     return input.copy_(op(input.clone() if input.requires_grad else input))
+
+
+def _opmath(node):
+    """``node.apply``, computed in float32 for float16/bfloat16 input and rounded back (PyTorch's "opmath").
+
+    Smooth activations square or exponentiate x inside: in float16, x * x overflows at |x| > 256 and
+    the gradient becomes inf * 0 = nan where PyTorch's is finite.
+    """
+    def apply(x):
+        data = x._data
+        if data.dtype.itemsize == 2 and data.dtype.kind in "fV":
+            return node.apply(x.to("float32")).to(x.dtype)
+        return node.apply(x)
+    return apply
 
 
 def erf(input):
@@ -249,28 +274,28 @@ def gelu(input, approximate="none"):
     """x * Phi(x) (exact, through erf), or its tanh approximation with approximate='tanh'."""
     _check_float("gelu", input)
     if approximate == "none":
-        return GELU().apply(input)
+        return _opmath(GELU())(input)
     if approximate == "tanh":
-        return GELUTanh().apply(input)
+        return _opmath(GELUTanh())(input)
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
 
 
 def silu(input, inplace=False):
     """x * sigmoid(x) (a.k.a. swish)."""
     _check_float("silu", input)
-    return _maybe_inplace(input, SiLU().apply, inplace)
+    return _maybe_inplace(input, _opmath(SiLU()), inplace)
 
 
 def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + exp(beta * x)) / beta; linear where beta * x > threshold."""
     _check_float("softplus", input)
-    return Softplus(beta, threshold).apply(input)
+    return _opmath(Softplus(beta, threshold))(input)
 
 
 def elu(input, alpha=1.0, inplace=False):
     """x where x > 0, else alpha * (exp(x) - 1)."""
     _check_float("elu", input)
-    return _maybe_inplace(input, ELU(alpha).apply, inplace)
+    return _maybe_inplace(input, _opmath(ELU(alpha)), inplace)
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
@@ -288,19 +313,19 @@ def relu6(input, inplace=False):
 def softsign(input):
     """x / (1 + |x|)."""
     _check_float("softsign", input)
-    return Softsign().apply(input)
+    return _opmath(Softsign())(input)
 
 
 def logsigmoid(input):
     """log(sigmoid(x)), stable for large |x|."""
     _check_float("logsigmoid", input)
-    return LogSigmoid().apply(input)
+    return _opmath(LogSigmoid())(input)
 
 
 def mish(input, inplace=False):
     """x * tanh(softplus(x))."""
     _check_float("mish", input)
-    return _maybe_inplace(input, Mish().apply, inplace)
+    return _maybe_inplace(input, _opmath(Mish()), inplace)
 
 
 METHODS = {}

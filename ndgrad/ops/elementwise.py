@@ -120,7 +120,8 @@ class Div(_Binary):
         need_a, need_b = self.needs_input_grad
         b = self.input(1)
         ga = grad / b if need_a else None
-        gb = -grad * self.input(0) / (b * b) if need_b else None
+        # (a / b) / b, not a / (b * b): b * b overflows float16 (and float32) long before a / b does
+        gb = -grad * ((self.input(0) / b) / b) if need_b else None
         return ga, gb
 
 
@@ -198,16 +199,20 @@ class RPowScalar(Node):
 
 
 class _Extremum(_Binary):
-    """Maximum / Minimum: the winning input gets the gradient; ties split it evenly, like PyTorch."""
+    """Maximum / Minimum: the winning input gets the gradient; ties split it evenly, like PyTorch.
+
+    An input loses only where the other one beats it, so where either is NaN (the result is NaN)
+    both get the whole gradient, as in PyTorch, instead of none.
+    """
     __slots__ = ()
     _beats = None  # operator.gt for Maximum, operator.lt for Minimum
 
     def backward(self, grad):
         a, b = self.input(0), self.input(1)
         beats = type(self)._beats
-        half = grad * 0.5
-        ga = where(beats(a, b), grad, where(a == b, half, 0.0)) if self.needs_input_grad[0] else None
-        gb = where(beats(b, a), grad, where(a == b, half, 0.0)) if self.needs_input_grad[1] else None
+        shared = where(a == b, grad * 0.5, grad)
+        ga = where(beats(b, a), 0.0, shared) if self.needs_input_grad[0] else None
+        gb = where(beats(a, b), 0.0, shared) if self.needs_input_grad[1] else None
         return ga, gb
 
 
@@ -333,16 +338,21 @@ def div(input, other, *, rounding_mode=None):
         if not float_dt.is_floating_point:  # true division of integers gives the default float
             cast = dtypes.get_default_dtype().np
         return Div(cast).apply(a, b)
-    if rounding_mode == "trunc":
-        q = div(input, other)
-        q = trunc(q)
-    elif rounding_mode == "floor":
+    if rounding_mode == "floor":
         return floor_divide(input, other)
-    else:
+    if rounding_mode != "trunc":
         raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', not {rounding_mode!r}")
-    a, _, cast = _prepare(input, other, "div")
-    dt = dtypes.result_type(input, other)
-    return q if dt.is_floating_point else cast(q, dt)
+    a, b, _ = _prepare(input, other, "div")
+    dt = dtypes.result_type(a, b)
+    if dt.is_floating_point:
+        return trunc(div(a, b))
+    _check_integer_divisor(b, dt, "div(rounding_mode='trunc')")
+    # integer quotient rounded toward zero, exactly (a float detour loses int64 precision)
+    x, y = a._data.astype(dt.np, copy=False), b._data.astype(dt.np, copy=False)
+    xp = a.xp
+    q = xp.floor_divide(x, y)
+    q = q + ((q < 0) & (q * y != x)).astype(dt.np)
+    return Tensor._wrap(xp.asarray(q), a._device)
 
 
 true_divide = divide = div
@@ -371,13 +381,33 @@ def minimum(input, other):
     return _binary(Minimum, input, other, "minimum")
 
 
+class IntegerDivisionByZero(ZeroDivisionError, RuntimeError):
+    """Integer division or remainder by zero: PyTorch raises (a RuntimeError saying ZeroDivisionError)."""
+
+
+def _check_integer_divisor(b, dt, op):
+    """Integers have no inf: x // 0 would silently give 0 (NumPy only warns), so refuse, like PyTorch."""
+    if dt.is_floating_point:
+        return
+    if isinstance(b, Tensor):
+        zero = b._data.size and bool((b._data == 0).any())
+    else:
+        zero = b == 0
+    if zero:
+        raise IntegerDivisionByZero(f"ZeroDivisionError: {op}: integer division by zero (the divisor of dtype "
+                                    f"{dt} holds 0); integers have no inf or nan, so convert to float first "
+                                    f"(x.float()) or mask out the zero divisors")
+
+
 def floor_divide(input, other):
     a, b, cast = _prepare(input, other, "floor_divide")
+    _check_integer_divisor(b, dtypes.result_type(a, b), "floor_divide")
     return _nondiff(lambda x, y: x // y, a, b, cast)
 
 
 def remainder(input, other):
     a, b, cast = _prepare(input, other, "remainder")
+    _check_integer_divisor(b, dtypes.result_type(a, b), "remainder")
     # x - floor(x / y) * y: differentiable in x (slope 1), like PyTorch
     return a - floor_divide(a, b) * b if (a.requires_grad or b.requires_grad) \
         else _nondiff(lambda x, y: np.remainder(x, y) if isinstance(x, np.ndarray) else x % y, a, b, cast)
@@ -385,6 +415,7 @@ def remainder(input, other):
 
 def fmod(input, other):
     a, b, cast = _prepare(input, other, "fmod")
+    _check_integer_divisor(b, dtypes.result_type(a, b), "fmod")
     if a.requires_grad or b.requires_grad:
         return a - trunc(a / b) * b
     return _nondiff(lambda x, y: a.xp.fmod(x, y), a, b, cast)
@@ -630,7 +661,8 @@ class Relu(_Unary):
     def backward(self, grad):
         if not _grad_state.enabled and grad._data.dtype == self._out.dtype:
             return _raw(fused.relu_backward(grad._data, self.output_array()), grad)
-        return grad * (self.output() > 0)
+        # "not <= 0" keeps the gradient at NaN (PyTorch's threshold rule), where "> 0" would drop it
+        return where(self.output() <= 0, 0.0, grad)
 
 
 class Clamp(_Unary):
@@ -659,7 +691,7 @@ class Clamp(_Unary):
             keep = x >= self.lo
         if self.hi is not None:
             keep = (x <= self.hi) if keep is None else keep & (x <= self.hi)
-        return grad * keep
+        return where(keep, grad, 0.0)  # a select: a NaN gradient outside the range becomes 0, as in PyTorch
 
 
 class _ZeroGrad(_Unary):
@@ -672,7 +704,11 @@ class _ZeroGrad(_Unary):
 
 class Sign(_ZeroGrad):
     def compute(self, xp, x):
-        return xp.sign(x) if x.dtype.kind != "b" else x.copy()
+        if x.dtype.kind == "b":
+            return x.copy()
+        s = xp.sign(x)
+        # PyTorch's sign(nan) is 0 (so abs' gradient at NaN is 0, not NaN); NumPy's is nan
+        return xp.where(xp.isnan(s), 0, s).astype(s.dtype, copy=False) if x.dtype.kind in "fV" else s
 
 
 class Floor(_ZeroGrad):

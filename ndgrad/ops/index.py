@@ -26,15 +26,18 @@ __all__ = ["getitem", "setitem", "index_put", "index_put_", "gather", "scatter",
 
 # -- index arrays --------------------------------------------------------------------------------
 
-def _index_array(obj, x, op):
-    """A raw int or bool array on x's device from a Tensor, list, or numpy/cupy array."""
+def _index_array(obj, x, op, subscript=False):
+    """A raw int or bool array on x's device from a Tensor, list, range, or numpy/cupy array.
+
+    subscript: for ``x[...]`` only, PyTorch's legacy rules: a uint8 index is a (deprecated) mask, and
+    lists and NumPy arrays of floats are truncated to integers (Tensors of floats are an error)."""
     Tensor = _node.Tensor
     xp = x.xp
     if isinstance(obj, Tensor):
         arr = obj._data if obj._device == x._device else to_device(obj._data, x._device)
-    elif isinstance(obj, (list, tuple)):
+    elif isinstance(obj, (list, tuple, range)):
         try:
-            arr = xp.asarray(obj)
+            arr = xp.asarray(_host_values(obj))
         except (TypeError, ValueError):
             raise IndexError(f"{op}: a list index must hold only ints or only bools, got {obj!r}") from None
         if arr.size == 0:
@@ -42,10 +45,42 @@ def _index_array(obj, x, op):
     else:
         arr = to_device(obj, x._device)
     kind = arr.dtype.kind
+    if subscript and kind == "f" and not isinstance(obj, Tensor) and hasattr(obj, "__len__"):  # no np scalar
+        arr = arr.astype(xp.int64)  # PyTorch truncates float sequences / NumPy arrays used as indices
+        kind = "i"
     if kind not in "biu":
         raise IndexError(f"{op}: tensors used as indices must be long, int or bool tensors, got dtype "
                          f"{arr.dtype}; convert the index with .long() (or .bool() for a mask)")
+    if subscript and arr.dtype == xp.uint8:
+        import warnings
+        warnings.warn(f"{op}: indexing with dtype uint8 is now deprecated, please use a dtype bool instead "
+                      f"(a uint8 index is read as a mask, as in PyTorch)", UserWarning, stacklevel=4)
+        arr = arr.astype(bool)
     return arr
+
+
+def _host_values(obj):
+    """A nested list/tuple/range of ints, bools, 0-d tensors or arrays as plain Python values."""
+    if isinstance(obj, range):
+        return list(obj)
+    if isinstance(obj, (list, tuple)):
+        if all(type(o) is int or type(o) is bool for o in obj):
+            return obj  # the common case: nothing to convert
+        return [_host_values(o) for o in obj]
+    if isinstance(obj, _node.Tensor):
+        return obj.tolist()
+    if hasattr(obj, "tolist"):  # numpy / cupy arrays and scalars
+        return obj.tolist()
+    return obj
+
+
+def _sequence_as_tuple(index):
+    """PyTorch's (NumPy's legacy) rule: a non-tuple sequence index shorter than 32 that holds a tensor, a
+    sequence, a slice, None or ... is read as a tuple of indices (``x[[i, j]]`` with lists i, j)."""
+    if not isinstance(index, (list, range)) or len(index) >= 32:
+        return False
+    return any(isinstance(o, (_node.Tensor, list, tuple, range, slice)) or o is None or o is Ellipsis
+               or (hasattr(o, "shape") and hasattr(o, "__len__")) for o in index)
 
 
 def _check_bounds(arr, size, dim, op, allow_negative=True):
@@ -76,7 +111,13 @@ def _parse_index(x, index, op):
     basic: a full tuple of ints / slices / None for a view (None when it is the identity);
     advanced: a tuple of slices and index arrays to apply to that view, or None.
     """
-    if not isinstance(index, tuple):
+    if _sequence_as_tuple(index):
+        import warnings
+        warnings.warn(f"{op}: Using a non-tuple sequence for multidimensional indexing is deprecated; use "
+                      f"x[tuple(seq)] instead of x[seq] (read as a tuple, as PyTorch does)", UserWarning,
+                      stacklevel=3)
+        index = tuple(index)
+    elif not isinstance(index, tuple):
         index = (index,)
     items = []
     for item in index:
@@ -86,8 +127,8 @@ def _parse_index(x, index, op):
             items.append(x.xp.asarray(item))
         elif isinstance(item, int):
             items.append(item)
-        elif _is_index_like(item):
-            arr = _index_array(item, x, op)
+        elif _is_index_like(item) or isinstance(item, range):
+            arr = _index_array(item, x, op, subscript=True)
             items.append(int(arr) if arr.ndim == 0 and arr.dtype.kind != "b" else arr)
         else:
             try:

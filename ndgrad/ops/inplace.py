@@ -11,9 +11,26 @@ from . import elementwise as ew
 from .index import ScatterFlat, TakeFlat
 
 
+_OVERLAP = ("unsupported operation: more than one element of the written-to tensor refers to a single "
+            "memory location. Please clone() the tensor before performing the operation.")
+
+
+def _has_internal_overlap(t):
+    """True for expanded views: several elements share one memory location (a stride of 0)."""
+    data = t._data
+    return data.size > 0 and any(st == 0 and sh > 1 for st, sh in zip(data.strides, data.shape))
+
+
+def _check_no_overlap(self, name):
+    if _has_internal_overlap(self):
+        raise RuntimeError(f"{name}: {_OVERLAP} (tensor of shape {tuple(self.shape)} with strides "
+                           f"{self.stride()}, e.g. from expand())")
+
+
 def _inplace(self, name, compute, *others):
     """Apply ``compute(tensor) -> Tensor`` to ``self`` in place."""
     self._check_inplace(name)
+    _check_no_overlap(self, name)
     tracked = grad_mode.state.enabled and (
         self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in others))
     view_of = self._base if tracked and _is_view(self) else None
@@ -117,12 +134,34 @@ def _unary_inplace(fn, name):
     return op
 
 
+def _fill_shared_memory(self, value, name):
+    """fill_/zero_ of an expanded view: every alias gets the same value, so write it into the base
+    (PyTorch allows exactly these two on overlapping memory)."""
+    root = self._base
+    if root is None or not root._data.flags.c_contiguous or (grad_mode.state.enabled and (
+            self.requires_grad or isinstance(value, Tensor) and value.requires_grad)):
+        raise RuntimeError(f"{name}: the tensor of shape {tuple(self.shape)} shares memory between its "
+                           f"elements (expand()) and ndgrad can only fill it through a dense base without "
+                           f"autograd history; clone() it first")
+    root._check_inplace(name)
+    positions = _positions_in_base(self, root, name)
+    if isinstance(value, Tensor):
+        value = value.to(self.dtype)._data
+    root._data.reshape(-1)[positions.reshape(-1)] = value
+    root._bump_version()
+    return self
+
+
 def zero_(self):
+    if _has_internal_overlap(self):
+        return _fill_shared_memory(self, 0, "zero_")
     return _inplace(self, "zero_", lambda t: t * 0 if t.requires_grad else
                     Tensor._wrap(t.xp.zeros_like(t._data), t._device))
 
 
 def fill_(self, value):
+    if _has_internal_overlap(self):
+        return _fill_shared_memory(self, value, "fill_")
     if isinstance(value, Tensor):
         return _inplace(self, "fill_", lambda t: t * 0 + value.to(t.dtype), value)
     return _inplace(self, "fill_", lambda t: t * 0 + value if t.requires_grad else
@@ -150,6 +189,7 @@ def uniform_(self, a=0.0, b=1.0, generator=None):
     rng = random.rng_for(self._device, generator)
     with grad_mode.no_grad():
         self._check_inplace("uniform_")
+    _check_no_overlap(self, "uniform_")
     self._data[...] = (rng.random(self.shape) * (b - a) + a).astype(self._data.dtype)
     self._bump_version()
     return self
@@ -158,6 +198,7 @@ def uniform_(self, a=0.0, b=1.0, generator=None):
 def normal_(self, mean=0.0, std=1.0, generator=None):
     from .. import random
     self._check_inplace("normal_")
+    _check_no_overlap(self, "normal_")
     rng = random.rng_for(self._device, generator)
     self._data[...] = (rng.standard_normal(self.shape) * std + mean).astype(self._data.dtype)
     self._bump_version()
@@ -167,6 +208,7 @@ def normal_(self, mean=0.0, std=1.0, generator=None):
 def bernoulli_(self, p=0.5, generator=None):
     from .. import random
     self._check_inplace("bernoulli_")
+    _check_no_overlap(self, "bernoulli_")
     rng = random.rng_for(self._device, generator)
     self._data[...] = (rng.random(self.shape) < p).astype(self._data.dtype)
     self._bump_version()

@@ -54,6 +54,26 @@ def _shape(t):
     return tuple(t.shape)
 
 
+def _check_same_dtype(op, **tensors):
+    """PyTorch refuses to mix float dtypes in matmul-like ops (a float64 input with float32 weights)."""
+    given = [(name, t) for name, t in tensors.items() if t is not None]
+    first_name, first = given[0]
+    for name, t in given[1:]:
+        if t._data.dtype != first._data.dtype:
+            raise RuntimeError(f"{op}: expected {first_name} and {name} to have the same dtype, but got "
+                               f"{first.dtype} != {t.dtype}; convert one of them first (e.g. input.to("
+                               f"{t.dtype}) or model.to({first.dtype}))")
+
+
+def _half(t):
+    """float16 / bfloat16: coarse ops compute these in float32 (like PyTorch) and round the result."""
+    return t is not None and t._data.dtype.itemsize == 2 and t._data.dtype.kind in "fV"
+
+
+def _float32(t):
+    return t if t is None or not _half(t) else t.to("float32")
+
+
 # =============================================================================================
 # linear
 # =============================================================================================
@@ -103,6 +123,7 @@ def linear(input, weight, bias=None):
             f"linear: input of shape {_shape(input)} has {input.shape[-1] if input.ndim else 'no'} features "
             f"in its last dim, but weight of shape {_shape(weight)} expects {weight.shape[1]} "
             f"(in_features); reshape the input to (..., {weight.shape[1]})")
+    _check_same_dtype("linear", input=input, weight=weight, bias=bias)
     if bias is None:
         return Linear().apply(input, weight)
     return Linear().apply(input, weight, bias)
@@ -285,6 +306,7 @@ def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
     if _amp.state.enabled:
         input, weight, bias = _amp.cast_inputs(input, weight, bias)
     input, unbatched = _check_conv_input(op, nd, input, weight, groups)
+    _check_same_dtype(op, input=input, weight=weight, bias=bias)
     kernel = _shape(weight)[2:]
     stride = _ntuple(stride, nd, "stride", op)
     dilation = _ntuple(dilation, nd, "dilation", op)
@@ -421,6 +443,10 @@ def _ndindex(shape):
             yield (i,) + rest
 
 
+def _has_nan(xp, a):
+    return a.dtype.kind in "fV" and bool(xp.isnan(a).any())
+
+
 class MaxPoolNd(Node):
     """Max over windows; the gradient goes to the first maximum of each window (PyTorch's rule)."""
     __slots__ = ("geo", "arg")
@@ -441,7 +467,12 @@ class MaxPoolNd(Node):
         nd = len(geo.kernel)
         win = geo.windows(xp, x, -xp.inf)
         flat = win.reshape(win.shape[:-nd] + (-1,))   # one copy of the windows
-        arg = flat.argmax(-1)[..., None]
+        arg = flat.argmax(-1)
+        if _has_nan(xp, flat):  # argmax picks the first NaN; PyTorch's max pooling keeps the last one
+            nan = xp.isnan(flat)
+            last = flat.shape[-1] - 1 - xp.flip(nan, -1).argmax(-1)
+            arg = xp.where(nan.any(-1), last, arg)
+        arg = arg[..., None]
         self.arg = arg
         return xp.take_along_axis(flat, arg, -1)[..., 0]
 
@@ -452,6 +483,9 @@ class MaxPoolNd(Node):
         arg = xp.full(y.shape, len(slices) - 1, dtype=xp.intp)
         for o in range(len(slices) - 2, -1, -1):
             arg = xp.where(x[slices[o]] == y, o, arg)
+        if _has_nan(xp, y):  # a window holding NaN returns NaN, and its last NaN gets the gradient
+            for o, sl in enumerate(slices):
+                arg = xp.where(xp.isnan(x[sl]), o, arg)
         return arg[..., None]
 
     def backward(self, grad):
@@ -477,6 +511,12 @@ class MaxPoolNd(Node):
                 hit &= free
                 free &= ~hit
             gx[sl] = g * hit
+        if _has_nan(xp, y):  # NaN == NaN is False above; as PyTorch, the window's last NaN takes the gradient
+            free = xp.isnan(y)
+            for sl in reversed(geo.tile_slices()):
+                hit = xp.isnan(x[sl]) & free
+                free &= ~hit
+                gx[sl] = xp.where(hit, g, gx[sl])
         return gx
 
     def indices(self):
@@ -800,6 +840,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     """Batch normalisation over (N, C, *): batch statistics (and a running-stat update) when training."""
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected input of shape (N, C, ...), got {_shape(input)}")
+    if _half(input):
+        return batch_norm(_float32(input), running_mean, running_var, _float32(weight), _float32(bias), training,
+                          momentum, eps).to(input.dtype)
     c = input.shape[1]
     for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
                     ("running_var", running_var)):
@@ -857,6 +900,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         if t is not None and _shape(t) != normalized_shape:
             raise ValueError(f"layer_norm: {name} must have shape {normalized_shape}, got {_shape(t)}")
     axes = tuple(range(input.ndim - k, input.ndim))
+    if _half(input):
+        return _normalize(_float32(input), _float32(weight), _float32(bias), axes, None, eps,
+                          normalized_shape)[1].to(input.dtype)
     return _normalize(input, weight, bias, axes, None, eps, normalized_shape)[1]
 
 
@@ -872,6 +918,9 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         if t is not None and _shape(t) != (c,):
             raise ValueError(f"group_norm: {name} must have shape ({c},), got {_shape(t)}")
     param_shape = (c,) + (1,) * (input.ndim - 2)
+    if _half(input):
+        return _normalize(_float32(input), _float32(weight), _float32(bias), (2,), (n, num_groups, -1), eps,
+                          param_shape)[1].to(input.dtype)
     return _normalize(input, weight, bias, (2,), (n, num_groups, -1), eps, param_shape)[1]
 
 
@@ -901,8 +950,10 @@ class Softmax(Node):
 
     def forward(self, x):
         xp = self.xp
-        if x.ndim == 0:
-            return xp.ones_like(x)
+        if x.ndim == 0:  # exp(x - x): 1, or NaN for NaN / inf, as in PyTorch
+            return xp.exp(x - x)
+        if x.size == 0:  # nothing to normalise (max over an empty axis has no identity)
+            return xp.empty_like(x)
         e = xp.exp(x - x.max(self.dim, keepdims=True))
         e /= e.sum(self.dim, keepdims=True)
         return e
@@ -913,7 +964,7 @@ class Softmax(Node):
             return y * (grad - (grad * y).sum(self.dim, keepdim=True))
         y, g = self.output_array(), grad._data
         if y.ndim == 0:
-            return _wrap(g * 0)
+            return _wrap(self.xp.asarray(y * (g - g * y)))
         return _wrap(y * (g - (g * y).sum(self.dim, keepdims=True)))
 
 
@@ -925,8 +976,10 @@ class LogSoftmax(Node):
         self.dim = dim
 
     def forward(self, x):
-        if x.ndim == 0:
-            return self.xp.zeros_like(x)
+        if x.ndim == 0:  # x - x: 0, or NaN for NaN / inf, as in PyTorch
+            return x - x
+        if x.size == 0:
+            return self.xp.empty_like(x)
         return _log_softmax_array(self.xp, x, self.dim)
 
     def backward(self, grad):
@@ -934,7 +987,7 @@ class LogSoftmax(Node):
             return grad - self.output().exp() * grad.sum(self.dim, keepdim=True)
         y, g = self.output_array(), grad._data
         if y.ndim == 0:
-            return _wrap(g * 0)
+            return _wrap(self.xp.asarray(g - self.xp.exp(y) * g))
         return _wrap(g - self.xp.exp(y) * g.sum(self.dim, keepdims=True))
 
 
@@ -942,14 +995,20 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
     """exp(x) / sum(exp(x)) along ``dim`` (computed stably)."""
     if dtype is not None:
         input = input.to(dtype)
-    return Softmax(_softmax_dim(input.ndim, dim, "softmax")).apply(input)
+    dim = _softmax_dim(input.ndim, dim, "softmax")
+    if _half(input):
+        return Softmax(dim).apply(_float32(input)).to(input.dtype)
+    return Softmax(dim).apply(input)
 
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """log(softmax(x)) along ``dim``, without forming softmax (stable for large logits)."""
     if dtype is not None:
         input = input.to(dtype)
-    return LogSoftmax(_softmax_dim(input.ndim, dim, "log_softmax")).apply(input)
+    dim = _softmax_dim(input.ndim, dim, "log_softmax")
+    if _half(input):
+        return LogSoftmax(dim).apply(_float32(input)).to(input.dtype)
+    return LogSoftmax(dim).apply(input)
 
 
 # =============================================================================================
@@ -1130,6 +1189,10 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     """Cross-entropy of logits (N, C, *) or (C,) against class indices or class probabilities."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("cross_entropy", reduction)
+    if _half(input):
+        return cross_entropy(_float32(input), _float32(target),
+                             _float32(weight), None, ignore_index, None, reduction,
+                             label_smoothing).to(input.dtype)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     if input.ndim == 0:
@@ -1162,6 +1225,9 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     """Negative log-likelihood of log-probabilities (N, C, *) or (C,) at class-index targets."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("nll_loss", reduction)
+    if _half(input):
+        return nll_loss(_float32(input), target, _float32(weight), None, ignore_index, None,
+                        reduction).to(input.dtype)
     unbatched = input.ndim == 1
     if unbatched:
         input = input.reshape(1, -1)

@@ -26,12 +26,21 @@ def _resolve(dim, axis, keepdim, keepdims):
     return dim, bool(keepdim)
 
 
+def _check_dim_type(d, op):
+    # a float, string or tensor of floats as a dim is a bug in the caller: say so instead of failing inside
+    if isinstance(d, bool) or not (isinstance(d, _int) or hasattr(d, "__index__")):
+        raise TypeError(f"{op}(): dim must be an int or a tuple of ints, got {type(d).__name__} {d!r}")
+    return d
+
+
 def normalize_dims(dim, ndim, op):
     """dim as a sorted tuple of non-negative axes (None = every axis)."""
     if dim is None:
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, (_int,)) or hasattr(dim, "__index__") and not isinstance(dim, (tuple, list)) \
-        else tuple(dim)
+    if isinstance(dim, (tuple, list)):
+        dims = tuple(_check_dim_type(d, op) for d in dim)
+    else:
+        dims = (_check_dim_type(dim, op),)
     if len(dims) == 0:
         return tuple(range(ndim))
     out = tuple(sorted({_check_dim(_int(d), ndim, op) for d in dims}))
@@ -50,6 +59,25 @@ def _reduced_shape(shape, dims, keepdim):
     return tuple(s for i, s in enumerate(shape) if i not in dims)
 
 
+# -- 16-bit floats: accumulate in float32, return the input's dtype (as PyTorch does) ----------------
+def is_half(array):
+    """True for float16 and bfloat16 arrays (ml_dtypes' bfloat16 has kind 'V')."""
+    return array.dtype.itemsize == 2 and array.dtype.kind in "fV"
+
+
+def in_float32(fn, input, *args, **kwargs):
+    """``fn`` computed on ``input`` upcast to float32, each tensor result cast back to the input's dtype.
+
+    float16 overflows at 65504 and keeps 11 bits: a sum, variance or norm of ordinary values
+    accumulated in it is inf or wrong, so reductions run in float32 and only the result is rounded.
+    """
+    out = fn(ew.cast(input, dtypes.float32), *args, **kwargs)
+    if isinstance(out, tuple):
+        return type(out)(*(ew.cast(o, input.dtype) for o in out)) if hasattr(out, "_fields") \
+            else tuple(ew.cast(o, input.dtype) for o in out)
+    return ew.cast(out, input.dtype)
+
+
 # -- sum, and sum_to_size (the engine undoes broadcasting with it) -----------------------------------
 class Sum(Node):
     __slots__ = ("dims", "keepdim", "dtype")
@@ -58,9 +86,11 @@ class Sum(Node):
         self.dims, self.keepdim, self.dtype = dims, keepdim, dtype
 
     def forward(self, x):
+        if self.dtype is None and is_half(x):  # accumulate in float32, round once
+            return self.xp.sum(x, axis=self.dims, keepdims=self.keepdim, dtype=dtypes.float32.np).astype(x.dtype)
         dt = self.dtype.np if self.dtype is not None else (
             dtypes.int64.np if x.dtype.kind in "iub" else None)
-        return self.xp.sum(x, axis=self.dims, keepdims=self.keepdim, dtype=dt)
+        return self.xp.asarray(self.xp.sum(x, axis=self.dims, keepdims=self.keepdim, dtype=dt))
 
     def backward(self, grad):
         shape = self.inputs[0]._data.shape
@@ -102,6 +132,8 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None
         raise RuntimeError(f"mean: expected a floating-point input, got {input.dtype}; "
                            f"use x.float().mean() or pass dtype=ndgrad.float32")
     dims = normalize_dims(dim, input.ndim, "mean")
+    if dtype is None and is_half(input._data):
+        return in_float32(mean, input, dims, keepdim)
     n = _count(input.shape, dims)
     total = Sum(dims, keepdim, dtypes.to_dtype(dtype)).apply(input)
     return total / n if n else total * float("nan")
@@ -121,14 +153,61 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
     dims = normalize_dims(dim, input.ndim, "var")
-    n = _count(input.shape, dims)
-    centered = input - mean(input, dims, keepdim=True)
-    ss = sum(centered * centered, dims, keepdim=keepdim)
-    return ss / builtins.max(n - correction, 0) if n - correction > 0 else ss * float("nan")
+    if is_half(input._data):
+        return in_float32(var, input, dims, keepdim=keepdim, correction=correction)
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(f"var: expected a floating-point input, got {input.dtype}; use x.float().var()")
+    return Var(dims, keepdim, correction).apply(input)
+
+
+class Var(Node):
+    """Variance over dims with PyTorch's gradient 2 (x - mean) / (n - correction).
+
+    Composed of mean and square, the gradient would also flow through the mean, a path that is zero
+    in exact arithmetic but inf - inf = nan as soon as one input is infinite.
+    """
+    __slots__ = ("dims", "keepdim", "correction")
+
+    def __init__(self, dims, keepdim, correction):
+        self.dims, self.keepdim, self.correction = dims, keepdim, correction
+
+    def forward(self, x):
+        xp = self.xp
+        dof = _count(x.shape, self.dims) - self.correction
+        centered = x - x.mean(axis=self.dims, keepdims=True) if x.size else x  # mean of nothing: no warning
+        ss = xp.sum(centered * centered, axis=self.dims, keepdims=self.keepdim)
+        return xp.asarray(ss / dof if dof > 0 else ss * float("nan")).astype(x.dtype, copy=False)
+
+    def backward(self, grad):
+        x = self.input(0)
+        if not self.keepdim:
+            grad = grad.reshape(_keep_shape(x.shape, self.dims))
+        dof = _count(x.shape, self.dims) - self.correction
+        m = mean(x, self.dims, keepdim=True)
+        if dof <= 0:  # PyTorch: 2 / 0 = inf times (x - mean): nan where x equals the mean, else inf
+            return grad * ew.where(x == m.detach(), float("nan"), float("inf"))
+        return grad * ((x - m) * (2.0 / dof))
+
+
+class StdFromVar(Node):
+    """sqrt of a variance, with gradient 0 (not inf * 0 = nan) where the standard deviation is 0."""
+    __slots__ = ()
+    needs_output = True
+
+    def forward(self, v):
+        return self.xp.sqrt(v)
+
+    def backward(self, grad):
+        out = self.output()
+        return ew.where(out == 0, 0.0, grad / (2.0 * ew.where(out == 0, 1.0, out)))
 
 
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
-    return ew.sqrt(var(input, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims))
+    normalize_dims(dim if axis is None else axis, input.ndim, "std")  # errors name std, not var
+    if is_half(input._data):  # the variance of 16-bit values can overflow where its root does not
+        return in_float32(std, input, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims)
+    return StdFromVar().apply(var(input, dim, unbiased, keepdim, correction=correction, axis=axis,
+                                  keepdims=keepdims))
 
 
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
@@ -208,12 +287,16 @@ class Prod(Node):
 
 # -- max / min ---------------------------------------------------------------------------------------
 class Amax(Node):
-    """amax/amin over dims; the gradient is split evenly among tied extremes (PyTorch's rule)."""
-    __slots__ = ("dims", "keepdim", "is_min")
+    """amax/amin over dims; the gradient is split evenly among tied extremes (PyTorch's rule).
+
+    ``nan_ties``: max()/min() without a dim count NaN inputs as the extreme when the result is NaN
+    (PyTorch's rule for the full reduction); amax/amin compare with == and so give NaN gradients.
+    """
+    __slots__ = ("dims", "keepdim", "is_min", "nan_ties")
     needs_output = True
 
-    def __init__(self, dims, keepdim, is_min=False):
-        self.dims, self.keepdim, self.is_min = dims, keepdim, is_min
+    def __init__(self, dims, keepdim, is_min=False, nan_ties=False):
+        self.dims, self.keepdim, self.is_min, self.nan_ties = dims, keepdim, is_min, nan_ties
 
     def forward(self, x):
         if x.size == 0 and builtins.any(x.shape[d] == 0 for d in self.dims):
@@ -230,6 +313,10 @@ class Amax(Node):
         if not self.keepdim:
             out, grad = out.reshape(keep), grad.reshape(keep)
         mask = (x == out.detach())
+        if self.nan_ties:  # max()/min(): PyTorch fills the gradient in (a NaN one stays off the others)
+            mask = mask | (ew.isnan(x) & ew.isnan(out.detach()))
+            count = sum(mask.to(grad.dtype), self.dims, keepdim=True)
+            return ew.where(mask, grad / count, 0.0)
         mask_f = mask.to(grad.dtype)
         count = sum(mask_f, self.dims, keepdim=True)
         return mask_f * (grad / count)
@@ -260,12 +347,12 @@ class MaxDim(Node):
         positions = xp.arange(x.shape[self.dim]).reshape((-1,) + (1,) * (x.ndim - 1 - self.dim))
         mask = Tensor._wrap(positions == idx, x.device)
         g = grad if self.keepdim else grad.unsqueeze(self.dim)
-        return mask * g
+        return ew.where(mask, g, 0.0)  # a select, as PyTorch's scatter: NaN grads stay at their index
 
 
 def _extreme(input, dim, keepdim, is_min, name):
     if dim is None:
-        return Amax(tuple(range(input.ndim)), False, is_min).apply(input)
+        return Amax(tuple(range(input.ndim)), False, is_min, nan_ties=True).apply(input)
     d = _check_dim(dim, input.ndim, name)
     if input.ndim == 0:
         return values_indices(input, Tensor._wrap(input.xp.zeros((), dtype=dtypes.int64.np), input.device))
@@ -301,6 +388,14 @@ def amin(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
 
 def _arg(input, dim, keepdim, fn, name):
     xp = input.xp
+    if input._data.size == 0:
+        if dim is None:
+            raise IndexError(f"{name}(): expected reduction dim to be specified for an input with no elements "
+                             f"(shape {tuple(input.shape)})")
+        d = _check_dim(dim, input.ndim, name)
+        if input.ndim and input.shape[d] == 0:
+            raise IndexError(f"{name}(): expected reduction dim {d} to have non-zero size "
+                             f"(input shape {tuple(input.shape)}); there is no position to return")
     if dim is None:
         out = fn(input._data.reshape(-1))
         out = xp.asarray(out).reshape((1,) * input.ndim if keepdim else ())
@@ -349,6 +444,8 @@ def count_nonzero(input, dim=None):
 def logsumexp(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
     dim, keepdim = _resolve(dim, axis, keepdim, keepdims)
     dims = normalize_dims(dim, input.ndim, "logsumexp")
+    if is_half(input._data):
+        return in_float32(logsumexp, input, dims, keepdim)
     if not input.dtype.is_floating_point:
         input = ew.cast(input, dtypes.get_default_dtype())
     # Shift by the (constant) maximum so exp never overflows; a -inf/inf max is replaced by 0.
@@ -428,6 +525,8 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     if not input.dtype.is_floating_point:
         raise RuntimeError(f"norm: expected a floating-point input, got {input.dtype}")
     dims = normalize_dims(dim, input.ndim, "norm")
+    if is_half(input._data):
+        return in_float32(norm, input, p, dims, keepdim)
     if p in ("fro", 2, 2.0, None):
         return Norm2(dims, keepdim).apply(input)
     if p == "nuc":
@@ -441,7 +540,10 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
         return sum(ew.ne(input, 0).to(input.dtype), dims, keepdim)
     if p == 1:
         return sum(a, dims, keepdim)
-    return ew.pow(sum(ew.pow(a, p), dims, keepdim), 1.0 / p)
+    total = sum(ew.pow(a, p), dims, keepdim)
+    # s ** (1/p) has an infinite slope at s = 0; PyTorch defines the norm's gradient there as 0
+    zero = ew.eq(total, 0)
+    return ew.where(zero, 0.0, ew.pow(ew.where(zero, 1.0, total), 1.0 / p))
 
 
 def dist(input, other, p=2):

@@ -6,6 +6,7 @@ the data length, the counts and the label range are checked, and a bad file is
 named in the error together with what was wrong.
 """
 import gzip
+import math
 import os
 import zlib
 
@@ -27,55 +28,117 @@ class IDXError(ValueError):
     """A file that is not a valid IDX file of the expected kind."""
 
 
-def _read_bytes(path):
-    with open(path, "rb") as f:
-        raw = f.read()
-    if raw[:2] == b"\x1f\x8b":  # gzip, whatever the file is called
-        try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise IDXError(f"{path}: corrupt or truncated gzip data ({exc}); download the file again") from exc
-    return raw
+_CHUNK = 1 << 24          # read data in 16 MiB pieces: memory follows what the file really holds
+_EXTRA_COUNT_LIMIT = 1 << 26  # trailing garbage is counted up to 64 MiB, then reported as "at least"
+_GZIP_ERRORS = (OSError, EOFError, zlib.error)
 
 
-def parse_idx(raw, path="<bytes>"):
-    """Decode IDX bytes into a NumPy array, checking the header and the data length."""
-    if len(raw) < 4:
-        raise IDXError(f"{path}: file is {len(raw)} bytes long, too short for an IDX header (4 bytes)")
-    if raw[0] != 0 or raw[1] != 0:
-        raise IDXError(f"{path}: bad magic number 0x{int.from_bytes(raw[:4], 'big'):08x}: an IDX file "
+def _open(path):
+    """A binary stream of the file's IDX bytes, decompressing gzip on the fly (whatever the file is called)."""
+    f = open(path, "rb")
+    if f.read(2) == b"\x1f\x8b":
+        f.seek(0)
+        return gzip.GzipFile(fileobj=f, mode="rb"), f
+    f.seek(0)
+    return f, f
+
+
+def _read_up_to(stream, n, path):
+    """Up to ``n`` bytes, in chunks (never one allocation of a size that only the header claims)."""
+    buf = bytearray()
+    try:
+        while len(buf) < n:
+            chunk = stream.read(min(_CHUNK, n - len(buf)))
+            if not chunk:
+                break
+            buf += chunk
+    except _GZIP_ERRORS as exc:
+        raise IDXError(f"{path}: corrupt or truncated gzip data ({exc}); download the file again") from exc
+    return buf
+
+
+def _count_rest(stream, path):
+    """How many bytes are left (counted, not kept), and whether the count stopped at the limit."""
+    total = 0
+    try:
+        while total < _EXTRA_COUNT_LIMIT:
+            chunk = stream.read(_CHUNK)
+            if not chunk:
+                return total, False
+            total += len(chunk)
+    except _GZIP_ERRORS as exc:
+        raise IDXError(f"{path}: corrupt or truncated gzip data ({exc}); download the file again") from exc
+    return total, True
+
+
+def _parse_header(head, path):
+    """(dtype, shape, header length) from the first bytes of an IDX file; ``head`` must hold the whole header."""
+    if len(head) < 4:
+        raise IDXError(f"{path}: file is {len(head)} bytes long, too short for an IDX header (4 bytes)")
+    if head[0] != 0 or head[1] != 0:
+        raise IDXError(f"{path}: bad magic number 0x{int.from_bytes(head[:4], 'big'):08x}: an IDX file "
                        "starts with two zero bytes; this is not an IDX file (or it is corrupt)")
-    code, ndim = raw[2], raw[3]
+    code, ndim = head[2], head[3]
     if code not in IDX_TYPES:
         raise IDXError(f"{path}: unknown IDX data type code 0x{code:02x} (magic number "
-                       f"0x{int.from_bytes(raw[:4], 'big'):08x}); known codes are "
+                       f"0x{int.from_bytes(head[:4], 'big'):08x}); known codes are "
                        + ", ".join(f"0x{c:02x}" for c in IDX_TYPES))
     header = 4 + 4 * ndim
-    if len(raw) < header:
+    if len(head) < header:
         raise IDXError(f"{path}: truncated header: {ndim} dimensions need {header} header bytes, "
-                       f"file has {len(raw)}")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
-    dtype = np.dtype(IDX_TYPES[code])
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    found = len(raw) - header
+                       f"file has {len(head)}")
+    shape = tuple(int.from_bytes(head[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    return np.dtype(IDX_TYPES[code]), shape, header
+
+
+def _check_length(path, shape, expected, found, extra_is_lower_bound=False):
+    # Python ints: 2**31 x 2**31 x 4 elements overflow int64, and must still give the right byte count
     if found < expected:
         raise IDXError(f"{path}: truncated: header says shape {shape} ({expected} bytes of data), "
                        f"but the file has only {found} bytes after the header")
     if found > expected:
+        extra = found - expected
+        what = f"at least {extra}" if extra_is_lower_bound else f"{extra}"
         raise IDXError(f"{path}: corrupt: header says shape {shape} ({expected} bytes of data), "
-                       f"but the file has {found} bytes after the header ({found - expected} extra)")
+                       f"but the file has {'at least ' if extra_is_lower_bound else ''}{found} bytes after the "
+                       f"header ({what} extra)")
+
+
+def parse_idx(raw, path="<bytes>"):
+    """Decode IDX bytes into a NumPy array, checking the header and the data length."""
+    dtype, shape, header = _parse_header(raw[:4 + 4 * raw[3]] if len(raw) >= 4 else raw, path)
+    expected = math.prod(shape) * dtype.itemsize
+    _check_length(path, shape, expected, len(raw) - header)
     return np.frombuffer(raw, dtype=dtype, count=expected // dtype.itemsize, offset=header).reshape(shape)
 
 
 def read_idx(path, magic=None):
-    """Read an IDX file (gzip or raw); ``magic`` checks the type code and dimension count."""
-    raw = _read_bytes(path)
-    if magic is not None and len(raw) >= 4 and raw[0] == 0 and raw[1] == 0 and raw[2] in IDX_TYPES:
-        found = int.from_bytes(raw[:4], "big")
-        if found != magic:
-            raise IDXError(f"{path}: magic number 0x{found:08x} ({raw[3]}-d, type 0x{raw[2]:02x}), expected "
-                           f"0x{magic:08x} ({magic & 0xFF}-d unsigned bytes); is this the right file?")
-    return parse_idx(raw, path)
+    """Read an IDX file (gzip or raw); ``magic`` checks the type code and dimension count.
+
+    The file is streamed: the header is read and checked first, then exactly the bytes it
+    announces (a small .gz that inflates to gigabytes is refused after reading what the
+    header promised, not decompressed whole).
+    """
+    stream, f = _open(path)
+    with f, stream:
+        head = _read_up_to(stream, 4, path)
+        if len(head) == 4:
+            head += _read_up_to(stream, 4 * head[3], path)
+        if magic is not None and len(head) >= 4 and head[0] == 0 and head[1] == 0 and head[2] in IDX_TYPES:
+            found = int.from_bytes(head[:4], "big")
+            if found != magic:
+                raise IDXError(f"{path}: magic number 0x{found:08x} ({head[3]}-d, type 0x{head[2]:02x}), "
+                               f"expected 0x{magic:08x} ({magic & 0xFF}-d unsigned bytes); is this the right "
+                               f"file?")
+        dtype, shape, header = _parse_header(head, path)
+        expected = math.prod(shape) * dtype.itemsize
+        data = _read_up_to(stream, expected, path)
+        if len(data) < expected:
+            _check_length(path, shape, expected, len(data))
+        rest, capped = _count_rest(stream, path)
+        if rest:
+            _check_length(path, shape, expected, expected + rest, extra_is_lower_bound=capped)
+    return np.frombuffer(data, dtype=dtype).reshape(shape)
 
 
 def find_files(root, names, folders):

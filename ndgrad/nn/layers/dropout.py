@@ -1,17 +1,122 @@
-"""Dropout layers: active in training mode, the identity in eval mode."""
-import ndgrad
+"""Dropout layers: active in training mode, the identity in eval mode.
+
+Channel ("feature") dropout draws one keep/drop per (N, C) pair; alpha dropout keeps the mean and variance
+of SELU activations by setting dropped elements to SELU's negative saturation value. The functional forms
+(``dropout1d/2d/3d``, ``alpha_dropout``, ``feature_alpha_dropout``) live here with the layers and join
+ndgrad.nn.functional. Inputs of other ranks follow PyTorch: dropout1d refuses them, dropout2d/3d warn and
+fall back as PyTorch does.
+"""
+import math
+import warnings
+
 from ndgrad.nn import functional as F
-from ndgrad.nn.layers._util import layer_error
 from ndgrad.nn.module import Module
 
-__all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d"]
+__all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"]
+
+_SELU_ALPHA = 1.7580993408473766  # -SELU's negative saturation value (scale * alpha)
+
+
+def _check_p(p):
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+def _noise(input, p, feature):
+    """Raw 0/1 keep mask (input's dtype): per element, or per (N, C) for feature dropout."""
+    from ndgrad import random as _random
+    if feature:
+        if input.dim() < 2:
+            raise RuntimeError(f"Feature dropout requires at least 2 dimensions in the input, got shape "
+                               f"{tuple(input.shape)}")
+        shape = tuple(input.shape[:2]) + (1,) * (input.dim() - 2)
+    else:
+        shape = tuple(input.shape)
+    gen = _random.generator(input.device)
+    return (gen.random(shape) >= p).astype(input._data.dtype)
+
+
+def _dropout_impl(input, p, training, inplace, feature, alpha):
+    """PyTorch's dropout kernel: identity when off, zeros at p == 1, else scaled noise (+ shift for alpha)."""
+    from ndgrad.tensor import Tensor
+    _check_p(p)
+    if p == 0 or not training or input.numel() == 0:
+        return input
+    if p == 1:
+        return input.mul_(0.0) if inplace else input * 0.0
+    keep = _noise(input, p, feature)
+    if not alpha:
+        scale = Tensor._wrap(keep * (1.0 / (1.0 - p)), input.device)
+        return input.mul_(scale) if inplace else input * scale
+    a = 1.0 / math.sqrt((_SELU_ALPHA ** 2 * p + 1) * (1 - p))
+    scale = Tensor._wrap(keep * a, input.device)
+    shift = Tensor._wrap((keep - 1 + p) * (_SELU_ALPHA * a), input.device)
+    return input.mul_(scale).add_(shift) if inplace else input * scale + shift
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    """Zero whole channels of (N, C, L) or (C, L) inputs."""
+    _check_p(p)
+    if input.dim() not in (2, 3):
+        raise RuntimeError(f"dropout1d: Expected 2D or 3D input, but received a {input.dim()}D input. Note that "
+                           f"dropout1d exists to provide channel-wise dropout on inputs with 1 spatial "
+                           f"dimension, a channel dimension, and an optional batch dimension (i.e. 2D or 3D "
+                           f"inputs).")
+    return _batched(input, p, training, inplace, batched=input.dim() == 3)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    """Zero whole channels of (N, C, H, W) inputs (a 3-D input is read as (N, C, L), as in PyTorch)."""
+    _check_p(p)
+    if input.dim() not in (3, 4):
+        warnings.warn(f"dropout2d: Received a {input.dim()}-D input to dropout2d, which is deprecated and will "
+                      f"result in an error in a future release. To retain the behavior and silence this "
+                      f"warning, please use dropout instead. Note that dropout2d exists to provide "
+                      f"channel-wise dropout on inputs with 2 spatial dimensions, a channel dimension, and an "
+                      f"optional batch dimension (i.e. 3D or 4D inputs).", UserWarning, stacklevel=2)
+    if input.dim() == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout "
+                      "behavior is desired - input is interpreted as shape (N, C, L), where C is the channel "
+                      "dim. To maintain the 1D channel-wise dropout behavior, please switch to using "
+                      "dropout1d instead.", UserWarning, stacklevel=2)
+    return _dropout_impl(input, p, training, inplace, feature=True, alpha=False)
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False):
+    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) inputs."""
+    _check_p(p)
+    if input.dim() not in (4, 5):
+        warnings.warn(f"dropout3d: Received a {input.dim()}-D input to dropout3d, which is deprecated and will "
+                      f"result in an error in a future release. To retain the behavior and silence this "
+                      f"warning, please use dropout instead. Note that dropout3d exists to provide "
+                      f"channel-wise dropout on inputs with 3 spatial dimensions, a channel dimension, and an "
+                      f"optional batch dimension (i.e. 4D or 5D inputs).", UserWarning, stacklevel=2)
+    return _batched(input, p, training, inplace, batched=input.dim() == 5)
+
+
+def _batched(input, p, training, inplace, batched):
+    if batched:
+        return _dropout_impl(input, p, training, inplace, feature=True, alpha=False)
+    if inplace:
+        out = _dropout_impl(input.unsqueeze_(0), p, training, True, feature=True, alpha=False)
+        return out.squeeze_(0)
+    return _dropout_impl(input.unsqueeze(0), p, training, False, feature=True, alpha=False).squeeze(0)
+
+
+def alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """Dropout for SELU networks: keeps zero mean and unit variance."""
+    return _dropout_impl(input, p, training, inplace, feature=False, alpha=True)
+
+
+def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """Alpha dropout of whole channels (one draw per (N, C))."""
+    return _dropout_impl(input, p, training, inplace, feature=True, alpha=True)
 
 
 class _DropoutNd(Module):
     def __init__(self, p=0.5, inplace=False):
         super().__init__()
-        if p < 0 or p > 1:
-            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        _check_p(p)
         self.p = p
         self.inplace = inplace
 
@@ -26,33 +131,44 @@ class Dropout(_DropoutNd):
         return F.dropout(input, self.p, self.training, self.inplace)
 
 
-class _ChannelDropout(_DropoutNd):
-    """Zeroes whole channels: one keep/drop draw per (sample, channel), scaled by 1/(1-p)."""
-    _spatial = 2
+class Dropout1d(_DropoutNd):
+    """Zeroes whole channels of (N, C, L) with probability p while training."""
 
     def forward(self, input):
-        n = self._spatial
-        if input.dim() not in (n + 1, n + 2):
-            raise layer_error(self, f"{n + 2}-d input (N, C, ...) or {n + 1}-d unbatched input (C, ...)", input)
-        if not self.training or self.p == 0:
-            return input
-        # The mask comes from F.dropout on ones shaped (N, C, 1, ..., 1), so it uses the
-        # same seeded generator and scaling as element-wise dropout.
-        mask_shape = tuple(input.shape[:input.dim() - n]) + (1,) * n
-        mask = F.dropout(ndgrad.ones(mask_shape, dtype=input.dtype, device=input.device), self.p, True)
-        return input * mask
+        return dropout1d(input, self.p, self.training, self.inplace)
 
 
-class Dropout1d(_ChannelDropout):
-    """Zeroes whole channels of (N, C, L) with probability p while training."""
-    _spatial = 1
-
-
-class Dropout2d(_ChannelDropout):
+class Dropout2d(_DropoutNd):
     """Zeroes whole channels of (N, C, H, W) with probability p while training."""
-    _spatial = 2
+
+    def forward(self, input):
+        return dropout2d(input, self.p, self.training, self.inplace)
 
 
-class Dropout3d(_ChannelDropout):
+class Dropout3d(_DropoutNd):
     """Zeroes whole channels of (N, C, D, H, W) with probability p while training."""
-    _spatial = 3
+
+    def forward(self, input):
+        return dropout3d(input, self.p, self.training, self.inplace)
+
+
+class AlphaDropout(_DropoutNd):
+    """Alpha dropout (for SELU networks) while training."""
+
+    def forward(self, input):
+        return alpha_dropout(input, self.p, self.training)
+
+
+class FeatureAlphaDropout(_DropoutNd):
+    """Alpha dropout of whole channels while training."""
+
+    def forward(self, input):
+        return feature_alpha_dropout(input, self.p, self.training)
+
+
+# The functional forms join ndgrad.nn.functional (unless a functional_* family file already defines them).
+for _name, _fn in (("dropout1d", dropout1d), ("dropout2d", dropout2d), ("dropout3d", dropout3d),
+                   ("alpha_dropout", alpha_dropout), ("feature_alpha_dropout", feature_alpha_dropout)):
+    if not hasattr(F, _name):
+        setattr(F, _name, _fn)
+        F.__all__.append(_name)

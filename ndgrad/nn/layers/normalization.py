@@ -1,13 +1,15 @@
-"""BatchNorm1d/2d/3d, LayerNorm, GroupNorm."""
+"""BatchNorm1d/2d/3d, InstanceNorm1d/2d/3d, LayerNorm, GroupNorm, RMSNorm, LocalResponseNorm, CrossMapLRN2d."""
 import numbers
+import warnings
 
 import ndgrad
 from ndgrad.nn import functional as F
 from ndgrad.nn import init
 from ndgrad.nn.module import Module
-from ndgrad.nn.layers._util import register_weight_and_bias, layer_error, shape_str
+from ndgrad.nn.layers._util import new_param, register_weight_and_bias, layer_error, shape_str
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d",
+           "InstanceNorm3d", "RMSNorm", "LocalResponseNorm", "CrossMapLRN2d"]
 
 
 def _register_affine(module, affine, shape, bias, dtype, device):
@@ -162,3 +164,117 @@ class GroupNorm(Module):
         if input.dim() < 2 or input.shape[1] != self.num_channels:
             raise layer_error(self, f"input of shape (N, {self.num_channels}, *)", input)
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+
+class _InstanceNorm(_BatchNorm):
+    """Per-sample, per-channel normalisation over the spatial dims; running stats only when asked."""
+    _spatial = 1
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False,
+                 device=None, dtype=None, *, bias=True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
+
+    def forward(self, input):
+        name = type(self).__name__
+        unbatched = self._spatial + 1
+        if input.dim() not in (unbatched, unbatched + 1):
+            raise ValueError(f"{name}: expected {unbatched}D or {unbatched + 1}D input (got {input.dim()}D input "
+                             f"of shape {shape_str(input.shape)})")
+        channel_dim = input.dim() - unbatched
+        if input.shape[channel_dim] != self.num_features:
+            message = (f"{name}: expected input's size at dim={channel_dim} to match num_features "
+                       f"({self.num_features}), but got: {input.shape[channel_dim]}.")
+            if self.affine:
+                raise ValueError(message)
+            warnings.warn(message + " The input is normalised without using running stats of that size.")
+        x = input.unsqueeze(0) if input.dim() == unbatched else input
+        y = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            self.training or not self.track_running_stats,
+                            self.momentum if self.momentum is not None else 0.0, self.eps)
+        return y.squeeze(0) if input.dim() == unbatched else y
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance normalisation of (N, C, L) or unbatched (C, L)."""
+    _spatial = 1
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance normalisation of (N, C, H, W) or unbatched (C, H, W)."""
+    _spatial = 2
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Instance normalisation of (N, C, D, H, W) or unbatched (C, D, H, W)."""
+    _spatial = 3
+
+
+class RMSNorm(Module):
+    """x / sqrt(mean(x^2) + eps) over the trailing ``normalized_shape`` dims, times ``weight`` (ones)."""
+
+    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
+        super().__init__()
+        if isinstance(normalized_shape, numbers.Integral):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = new_param(self.normalized_shape, dtype, device)
+        else:
+            self.register_parameter("weight", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        if self.elementwise_affine:
+            init.ones_(self.weight)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+    def forward(self, input):
+        return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+
+class LocalResponseNorm(Module):
+    """x / (k + alpha * mean of x^2 over ``size`` neighbouring channels)^beta."""
+
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
+        super().__init__()
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+
+    def forward(self, input):
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self):
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+class CrossMapLRN2d(LocalResponseNorm):
+    """The legacy (Lua Torch) cross-channel LRN of (N, C, H, W), with its exact channel windows."""
+
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1):
+        super().__init__(size, alpha, beta, k)
+
+    def forward(self, input):
+        if input.dim() != 4:
+            raise ValueError(f"CrossMapLRN2d: expected input to be 4D, got {input.dim()}D instead "
+                             f"(shape {shape_str(input.shape)})")
+        squares = input * input
+        channels = input.shape[1]
+        # Lua Torch's running window: channel 0 sums the first (size - 1) // 2 + 1 squares; each next
+        # channel adds one square ahead and, past the first pre_pad + 1 channels, drops one behind.
+        pre_pad = int((self.size - 1) / 2 + 1)
+        scale = squares.narrow(1, 0, min(pre_pad, channels)).sum(1, keepdim=True)
+        scales = [scale]
+        for c in range(1, channels):
+            if c < channels - pre_pad + 1:
+                scale = scale + squares.narrow(1, c + pre_pad - 1, 1)
+            if c > pre_pad:
+                scale = scale - squares.narrow(1, c - pre_pad, 1)
+            scales.append(scale)
+        total = ndgrad.cat(scales, 1)
+        return input * (total * (self.alpha / self.size) + self.k).pow(-self.beta)

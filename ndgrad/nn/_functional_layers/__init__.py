@@ -1,0 +1,1 @@
+"""The pieces of ``ndgrad.nn.functional_layers``, one file per kind of layer."""

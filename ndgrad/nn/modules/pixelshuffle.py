@@ -1,0 +1,6 @@
+"""``torch.nn.modules.pixelshuffle``'s names, resolved lazily in ndgrad.nn (see _reexport)."""
+from ndgrad.nn.modules._reexport import install
+
+install(__name__, """
+PixelShuffle PixelUnshuffle
+""")
