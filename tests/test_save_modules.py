@@ -225,3 +225,38 @@ def test_malformed_module_entries_are_checkpoint_errors(old, new, match):
     ndgrad.save(model, buffer)
     broken = _edit_structure(buffer.getvalue(), old, new)
     check_error(lambda: ndgrad.load(io.BytesIO(broken)), match, ndgrad.io.CheckpointError)
+
+
+class _TrustedNet(ndgrad.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = ndgrad.nn.Linear(3, 2)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+def test_weights_only_false_admits_classes_the_program_already_imported(tmp_path):
+    model = _TrustedNet()
+    path = tmp_path / "model.pt"
+    ndgrad.save(model, path)
+    with pytest.raises(Exception, match="add_safe_globals"):
+        ndgrad.load(path)                      # weights_only defaults to the safe behaviour
+    loaded = ndgrad.load(path, weights_only=False)
+    assert type(loaded) is _TrustedNet
+    x = ndgrad.randn(4, 3)
+    assert ndgrad.equal(loaded(x), model(x))
+
+
+def test_weights_only_false_never_imports_a_module_named_by_the_file(tmp_path, monkeypatch):
+    import sys
+    model = _TrustedNet()
+    path = tmp_path / "model.pt"
+    ndgrad.save(model, path)
+    data = path.read_bytes().replace(_TrustedNet.__module__.encode(), b"not_imported_mod_x"[:len(
+        _TrustedNet.__module__)].ljust(len(_TrustedNet.__module__), b"y"))
+    path.write_bytes(data)
+    before = set(sys.modules)
+    with pytest.raises(Exception, match="add_safe_globals"):
+        ndgrad.load(path, weights_only=False)
+    assert set(sys.modules) == before

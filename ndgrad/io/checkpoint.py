@@ -186,7 +186,8 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
 
     PyTorch's ``pickle_module``/``weights_only``/``mmap`` are accepted: without pickle every load is
     weights-only safe, and whole modules load only for ndgrad's own or allow-listed classes (see
-    ``ndgrad.serialization.add_safe_globals``).
+    ``ndgrad.serialization.add_safe_globals``). ``weights_only=False`` (you trust the file) also admits
+    nn.Module classes of modules your program has already imported; nothing is imported for it.
 
     ``map_location``: None puts each tensor back on the device it was saved
     from; a device (``'cpu'``, ``'cuda'``, ``'cuda:1'``) puts all tensors
@@ -221,7 +222,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
         raise CheckpointError(f"ndgrad.load: '{name}' is corrupt: its '{FORMAT_KEY}' header entry "
                               f"is not valid JSON, or nests too deeply ({e})") from None
     try:
-        return _Rebuilder(name, arrays, map_location).decode(structure)
+        return _Rebuilder(name, arrays, map_location, weights_only is False).decode(structure)
     except RecursionError:  # the rebuilder recurses once per level: a hostile file can nest deeply
         raise CheckpointError(f"ndgrad.load: '{name}' is corrupt or hostile: its structure is nested too "
                               f"deeply to rebuild (more than Python's recursion limit)") from None
@@ -327,9 +328,10 @@ def _make_tensor(array, device, requires_grad, parameter, name=None, saved=None)
 class _Rebuilder:
     """Turns the JSON structure plus the flat arrays back into the saved object."""
 
-    def __init__(self, name, arrays, map_location):
+    def __init__(self, name, arrays, map_location, trust_imported_classes=False):
         self.name = name
         self.arrays = arrays
+        self.trust_imported_classes = trust_imported_classes
         self.devices = _Devices(name, map_location)
         self._made = {}  # flat key -> object, so tensors saved once for several places come back shared
 

@@ -168,6 +168,8 @@ def _allowed(name, reader, kind):
     if name in allowed:
         return allowed[name]
     obj = _resolve_global(name)
+    if obj is None and kind == "module class" and getattr(reader, "trust_imported_classes", False):
+        obj = _imported_module_class(name)
     if obj is None:
         short = name.rsplit(".", 1)[-1]
         raise serialization.UnsafeGlobalError(
@@ -203,6 +205,22 @@ def _resolve_global(name, obj_hint=None):
     if not callable(obj) or getattr(obj, "__module__", "").split(".")[0] != _MODULE_PACKAGE:
         return None
     return obj
+
+
+def _imported_module_class(name):
+    """With ``weights_only=False``: the nn.Module subclass at ``name`` if its module is already imported by
+    the program (``sys.modules``); nothing is imported and nothing from the file runs."""
+    import sys
+    parts = name.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        obj = sys.modules.get(".".join(parts[:i]))
+        if obj is None:
+            continue
+        for part in parts[i:]:
+            obj = getattr(obj, part, None)
+        Module = _module_base()
+        return obj if isinstance(obj, type) and issubclass(obj, Module) else None
+    return None
 
 
 def _split(name):
