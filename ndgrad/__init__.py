@@ -37,6 +37,15 @@ from .backends._global import (  # noqa: E402
     get_num_interop_threads, set_num_interop_threads)
 
 
+def trace(input, *args, **kwargs):
+    """``trace(matrix)``: the sum of its diagonal (torch.trace). ``trace(fn, *example_args)``: run ``fn``
+    once and return the graph of the ops it executed (an ``ndgrad.onnx.Graph``; see ndgrad.onnx)."""
+    if isinstance(input, Tensor) or not callable(input):
+        return _ops.exported["trace"](input, *args, **kwargs)
+    from .onnx.tracer import trace as trace_graph
+    return trace_graph(input, *args, **kwargs)
+
+
 def is_tensor(obj):
     return isinstance(obj, Tensor)
 
@@ -49,7 +58,8 @@ def __getattr__(name):
     # Heavier submodules load on first use, so `import ndgrad` stays fast.
     import importlib
     if name in ("nn", "optim", "data", "io", "viz", "models", "bench", "utils", "jit", "accelerator", "backends",
-                "serialization", "sparse", "special", "linalg", "distributions"):
+                "serialization", "sparse", "special", "linalg", "distributions", "onnx",
+                "distributed"):
         return importlib.import_module(f"{__name__}.{name}")
     if name in ("save", "load"):
         from . import io
