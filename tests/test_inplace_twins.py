@@ -165,3 +165,16 @@ def test_twin_without_grad_writes_into_shared_memory():
         p = ndgrad.ones(2, requires_grad=True)
         p.clamp_max_(0.5)
     np.testing.assert_allclose(p.detach().numpy(), [0.5, 0.5])
+
+
+@pytest.mark.parametrize("op", ["%=", "//=", "&=", "|=", "^="])
+def test_augmented_assignment_writes_into_the_tensor(op):
+    a_np = np.array([5, 7, 12, 9])
+    b_np = np.array([3, 2, 5, 4])
+    x = ndgrad.tensor(a_np)
+    alias = x
+    t = torch.tensor(a_np)
+    exec(f"x {op} ndgrad.tensor(b_np)")
+    exec(f"t {op} torch.tensor(b_np)")
+    assert alias is x or alias._data is x._data
+    np.testing.assert_array_equal(alias.numpy(), t.numpy())

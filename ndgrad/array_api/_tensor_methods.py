@@ -1,7 +1,6 @@
-"""What the standard's array object needs and ndgrad's Tensor lacks: ``to_device``, ``__complex__`` and
-the remaining in-place operators (``%=``, ``//=``, ``&=``, ``|=``, ``^=``). Each is attached only where
-Tensor has no such name yet, and each means what PyTorch's method of the same name means, so the
-PyTorch behaviour of ``ndgrad.Tensor`` does not change."""
+"""What the standard's array object needs and ndgrad's Tensor lacks: ``to_device`` and ``__complex__``.
+Each is attached only where Tensor has no such name yet, so the PyTorch behaviour of ``ndgrad.Tensor``
+does not change."""
 from ..tensor import Tensor
 
 
@@ -14,17 +13,9 @@ def __complex__(self):
     return complex(self.item())
 
 
-def _inplace(method):
-    def op(self, other):
-        return getattr(self, method)(other)
-    return op
-
-
 _METHODS = {
     "to_device": to_device,
     "__complex__": __complex__,
-    "__imod__": _inplace("remainder_"), "__ifloordiv__": _inplace("floor_divide_"),
-    "__iand__": _inplace("bitwise_and_"), "__ior__": _inplace("bitwise_or_"), "__ixor__": _inplace("bitwise_xor_"),
 }
 
 

@@ -59,6 +59,19 @@ METHODS = {name + "_": _twin(name) for name in TWINS
            if hasattr(Tensor, name) and not hasattr(Tensor, name + "_")}
 
 
+def _operator(method):
+    def op(self, other):
+        return getattr(self, method)(other)
+    op.__name__ = op.__qualname__ = method
+    return op
+
+
+# x %= y, x //= y, x &= y, ... write into x as PyTorch's in-place twins do (else Python rebinds x).
+METHODS.update({"__imod__": _operator("remainder_"), "__ifloordiv__": _operator("floor_divide_"),
+                "__iand__": _operator("bitwise_and_"), "__ior__": _operator("bitwise_or_"),
+                "__ixor__": _operator("bitwise_xor_")})
+
+
 def _function(name):
     def fn(input, *args, **kwargs):
         return getattr(Tensor, name + "_")(input, *args, **kwargs)
