@@ -10,8 +10,17 @@ import math
 import operator
 
 from . import dtypes, random as _random
-from .backend import CPU, get_device, namespace, np, device_of, to_device
+from .backend import CPU, get_device as _parse_device, namespace, np, device_of, to_device
 from .tensor import Tensor, strided
+from .errors import OutOfMemoryError
+
+# Set by ndgrad.set_default_device: where creation functions put tensors when no device= is given.
+_default_device = None
+
+
+def get_device(spec=None):
+    """Parse a device argument; ``None`` means the default device (``ndgrad.set_default_device``)."""
+    return _parse_device(_default_device if spec is None else spec)
 
 __all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "zeros", "ones", "full", "empty", "empty_strided",
            "arange", "range", "linspace", "logspace", "eye", "rand", "randn", "randint", "randperm",
@@ -189,12 +198,12 @@ def _allocate(make, shape, dtype, device, op):
     except (MemoryError, ValueError) as exc:
         if isinstance(exc, ValueError) and "too big" not in str(exc) and "allocate" not in str(exc):
             raise
-        raise RuntimeError(f"{op}(): not enough memory on {device} for a tensor of shape {shape} and dtype "
+        raise OutOfMemoryError(f"{op}(): not enough memory on {device} for a tensor of shape {shape} and dtype "
                            f"{dtype} ({n * dtype.itemsize} bytes)") from None
     except Exception as exc:  # cupy's OutOfMemoryError
         if type(exc).__name__ != "OutOfMemoryError":
             raise
-        raise RuntimeError(f"{op}(): not enough GPU memory on {device} for a tensor of shape {shape} and "
+        raise OutOfMemoryError(f"{op}(): not enough GPU memory on {device} for a tensor of shape {shape} and "
                            f"dtype {dtype} ({n * dtype.itemsize} bytes)") from None
 
 

@@ -1,5 +1,6 @@
 """``ndgrad.cuda``: is_available, device_count, synchronize, manual_seed (CuPy under the hood)."""
 from .backend import cuda as _backend
+from .errors import OutOfMemoryError  # noqa: F401  torch.cuda.OutOfMemoryError is torch.OutOfMemoryError
 
 __all__ = ["is_available", "device_count", "synchronize", "manual_seed", "manual_seed_all", "current_device"]
 

@@ -1,8 +1,42 @@
 """A PyTorch-like repr: values, then dtype/device/grad information when it is not the default."""
+import sys
+
 from . import dtypes
 from .backend import np
 
 _DEFAULT_SHOWN_FREE = ("int64", "bool")
+
+# ndgrad.set_printoptions changes these; linewidth None keeps NumPy's wrapping
+_PROFILES = {"default": dict(precision=4, threshold=1000, edgeitems=3, linewidth=None),
+             "short": dict(precision=2, threshold=1000, edgeitems=2, linewidth=None),
+             "full": dict(precision=4, threshold=sys.maxsize, edgeitems=3, linewidth=None)}
+_options = dict(_PROFILES["default"], sci_mode=None)
+
+
+def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None,
+                     sci_mode=None):
+    """How tensors print: digits after the point, how many elements before summarising with ``...``,
+    items shown at each edge, line width, a ``profile`` ("default", "short", "full") and
+    ``sci_mode`` (True: always scientific, False: never, None: automatic)."""
+    if profile is not None:
+        if profile not in _PROFILES:
+            raise ValueError(f"set_printoptions: profile must be one of {sorted(_PROFILES)}, got {profile!r}")
+        _options.update(_PROFILES[profile])
+    for name, value in (("precision", precision), ("threshold", threshold), ("edgeitems", edgeitems),
+                        ("linewidth", linewidth)):
+        if value is not None:
+            _options[name] = min(int(value), sys.maxsize) if value != float("inf") else sys.maxsize
+    _options["sci_mode"] = sci_mode
+
+
+def _shown(arr, edgeitems):
+    """The elements a summarised print shows (``edgeitems`` at each end of every dimension)."""
+    for axis in range(arr.ndim):
+        n = arr.shape[axis]
+        if n > 2 * edgeitems:
+            keep = list(range(edgeitems)) + list(range(n - edgeitems, n))
+            arr = np.take(arr, keep, axis=axis)
+    return arr
 
 
 def tensor_repr(t):
@@ -16,9 +50,20 @@ def tensor_repr(t):
         # PyTorch's look: integral floats as "1.", others with 4 fixed decimals ("-0.0750")
         finite = arr[np.isfinite(arr)] if arr.dtype.kind == "f" else arr
         integral = arr.dtype.kind != "f" or finite.size == 0 or bool(np.all(finite == np.round(finite)))
-        body = np.array2string(arr, separator=", ", prefix=prefix, threshold=1000, edgeitems=3,
-                               precision=4, suppress_small=False,
-                               floatmode="maxprec" if integral else "fixed")
+        opts, formatter = _options, None
+        if arr.dtype.kind == "f" and opts["sci_mode"] is not False:
+            shown = _shown(arr, opts["edgeitems"]) if arr.size > opts["threshold"] else arr
+            shown = shown[np.isfinite(shown)]
+            magnitudes = np.abs(shown[shown != 0]).astype(np.float64)
+            # torch's rule: integral values go scientific, with all the precision digits, only when they
+            # span more than 1000x or pass 1e8 (numpy's "maxprec" would trim those digits)
+            wide = magnitudes.size > 0 and (magnitudes.max() / magnitudes.min() > 1000 or magnitudes.max() > 1e8)
+            if opts["sci_mode"] or (integral and wide):
+                formatter = {"float_kind": lambda v, p=opts["precision"]: f"{v:.{p}e}"}
+        body = np.array2string(arr, separator=", ", prefix=prefix, threshold=opts["threshold"],
+                               edgeitems=opts["edgeitems"], precision=opts["precision"],
+                               suppress_small=opts["sci_mode"] is False, max_line_width=opts["linewidth"],
+                               floatmode="maxprec" if integral else "fixed", formatter=formatter)
     extras = []
     if t._device.type != "cpu":
         extras.append(f"device='{t._device}'")

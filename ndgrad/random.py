@@ -13,7 +13,54 @@ def manual_seed(seed):
     return _seed
 
 
-seed = manual_seed
+def seed(value=None):
+    """Seed every generator with a fresh non-deterministic number (torch.seed()) and return it."""
+    if value is None:
+        import secrets
+        value = secrets.randbits(63)
+    return manual_seed(value)
+
+
+# -- generator state as a uint8 tensor (torch.get_rng_state / set_rng_state) ------------------------------
+
+def _state_tensor(gen, what):
+    """The state of a numpy/cupy generator as a uint8 tensor: its bit generator's state, as JSON bytes."""
+    import json
+    from .backend import np
+    from .tensor import Tensor
+    try:
+        state = gen.bit_generator.state
+    except AttributeError:
+        raise RuntimeError(f"{what}: this generator ({type(gen).__name__}) cannot report its state") from None
+    raw = json.dumps(state, sort_keys=True).encode()
+    return Tensor._wrap(np.frombuffer(raw, dtype=np.uint8).copy())
+
+
+def _load_state(gen, new_state, what):
+    import json
+    from .backend import np
+    from .tensor import Tensor
+    if not isinstance(new_state, Tensor) or new_state.dtype.name != "uint8" or new_state.ndim != 1:
+        raise TypeError(f"{what}: expected a 1-D uint8 tensor from get_rng_state()/get_state(), got "
+                        f"{type(new_state).__name__}" + (f" of dtype {new_state.dtype} and shape "
+                                                         f"{tuple(new_state.shape)}"
+                                                         if isinstance(new_state, Tensor) else ""))
+    try:
+        state = json.loads(bytes(np.asarray(new_state._host(), dtype=np.uint8)).decode())
+        gen.bit_generator.state = state
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise RuntimeError(f"{what}: the tensor is not a state saved by ndgrad's get_rng_state() ({exc})") \
+            from None
+
+
+def get_rng_state():
+    """The CPU generator's state as a uint8 tensor; ``set_rng_state`` restores it."""
+    return _state_tensor(generator(CPU), "get_rng_state")
+
+
+def set_rng_state(new_state):
+    """Restore the CPU generator to a state from ``get_rng_state()``: later draws repeat."""
+    _load_state(generator(CPU), new_state, "set_rng_state")
 
 
 def initial_seed():
@@ -49,6 +96,19 @@ class Generator:
 
     def initial_seed(self):
         return self._seed
+
+    def seed(self):
+        """Reseed with a fresh non-deterministic number and return it."""
+        import secrets
+        return self.manual_seed(secrets.randbits(63))._seed
+
+    def get_state(self):
+        """This generator's state as a uint8 tensor (for ``set_state``)."""
+        return _state_tensor(self.rng, "Generator.get_state")
+
+    def set_state(self, new_state):
+        _load_state(self.rng, new_state, "Generator.set_state")
+        return self
 
     @property
     def rng(self):

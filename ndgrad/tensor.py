@@ -530,7 +530,9 @@ def _check_grad_assignment(self, value):
     if value is self:
         raise RuntimeError("can't assign a tensor as its own grad")
     where = f"a tensor of shape {tuple(self._data.shape)}, {self.dtype} on {self._device}"
-    if value._data.dtype != self._data.dtype:
+    extra = self._extra  # Tensor.grad_dtype (ops/_api_tensor.py) may allow another dtype, or any (None)
+    allowed = extra["grad_dtype"] if extra is not None and "grad_dtype" in extra else self.dtype
+    if allowed is not None and value._data.dtype != allowed.np:
         raise RuntimeError(f"attempting to assign a gradient with dtype {value.dtype} to {where}; the gradient "
                            f"must have the tensor's dtype: assign grad.to({self.dtype})")
     if value._device != self._device:

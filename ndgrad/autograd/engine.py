@@ -180,7 +180,12 @@ def _deliver_to_leaf(leaf, g, create_graph, capture, assigned):
     if capture is not None:
         capture[id(leaf)] = _add(capture[id(leaf)], g)
         return
+    if extra is not None and extra.get("grad_dtype") is not None and g.dtype is not extra["grad_dtype"]:
+        g = g.to(extra["grad_dtype"])  # Tensor.grad_dtype: the dtype the leaf's .grad is kept in
     _accumulate(leaf, g, create_graph, assigned)
+    if extra is not None and extra.get("post_accumulate_hooks"):
+        for hook in list(extra["post_accumulate_hooks"]):  # Tensor.register_post_accumulate_grad_hook
+            hook(leaf)
 
 
 def _accumulate(tensor, g, create_graph, assigned):

@@ -60,6 +60,24 @@ class inference_mode(no_grad):
     def __init__(self, mode=True):
         self.mode = not mode
 
+    def __enter__(self):  # also tracks the flag that ndgrad.is_inference_mode_enabled() reports
+        self.prev_inference = getattr(state, "inference", False)
+        state.inference = not self.mode
+        super().__enter__()
+
+    def __exit__(self, *exc):
+        state.inference = self.prev_inference
+        return super().__exit__(*exc)
+
+    def __call__(self, fn):
+        switch = self
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with inference_mode(not switch.mode):
+                return fn(*args, **kwargs)
+        return wrapper
+
 
 class set_grad_enabled(_GradModeSwitch):
     """``set_grad_enabled(False)`` works as a call, a context manager and a decorator."""

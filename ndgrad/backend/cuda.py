@@ -84,7 +84,8 @@ def out_of_memory(exc, asked_bytes=None, op=None):
     pool = cp.get_default_memory_pool()
     asked = f"{asked_bytes / 2**20:.1f} MiB" if asked_bytes else "an allocation"
     where = f"{op}: " if op else ""
-    return MemoryError(f"{where}CUDA out of memory: asked for {asked}; the GPU has {free / 2**20:.1f} MiB free "
+    from ..errors import OutOfMemoryError  # a RuntimeError and a MemoryError, as torch.OutOfMemoryError
+    return OutOfMemoryError(f"{where}CUDA out of memory: asked for {asked}; the GPU has {free / 2**20:.1f} MiB free "
                        f"of {total / 2**20:.1f} MiB and ndgrad's memory pool holds "
                        f"{pool.total_bytes() / 2**20:.1f} MiB. Use a smaller batch, or drop references to "
                        f"tensors you no longer need ({exc})")

@@ -4,9 +4,11 @@ from ndgrad.data.dataloader import DataLoader, get_worker_info
 from ndgrad.data.dataset import (ChainDataset, ConcatDataset, Dataset, IterableDataset, StackDataset, Subset,
                                  TensorDataset, random_split)
 from ndgrad.data.sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,
-                                 SubsetRandomSampler)
+                                 SubsetRandomSampler, WeightedRandomSampler)
 from ndgrad.data import datasets
+from ndgrad.data.distributed import DistributedSampler
 
 __all__ = ["Dataset", "IterableDataset", "ChainDataset", "StackDataset", "TensorDataset", "Subset",
            "ConcatDataset", "random_split", "DataLoader", "get_worker_info", "default_collate", "default_convert",
-           "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "BatchSampler", "datasets"]
+           "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "BatchSampler", "datasets",
+           "DistributedSampler", "WeightedRandomSampler"]

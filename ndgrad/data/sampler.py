@@ -110,3 +110,67 @@ class BatchSampler(Sampler):
         if self.drop_last:
             return len(self.sampler) // self.batch_size
         return (len(self.sampler) + self.batch_size - 1) // self.batch_size
+
+
+class WeightedRandomSampler(Sampler):
+    """``num_samples`` indices in ``[0, len(weights))``, index ``i`` drawn with probability proportional to
+    ``weights[i]`` (with replacement by default; without it each index appears at most once).
+
+    Draws with replacement come in chunks from one cumulative table, so a huge ``num_samples``
+    never builds its index list up front.
+    """
+
+    _CHUNK = 1024
+
+    def __init__(self, weights, num_samples, replacement=True, generator=None):
+        if not isinstance(num_samples, (int, np.integer)) or isinstance(num_samples, bool) or num_samples <= 0:
+            raise ValueError(f"WeightedRandomSampler: num_samples should be a positive integer value, but got "
+                             f"num_samples={num_samples!r}")
+        if not isinstance(replacement, bool):
+            raise ValueError(f"WeightedRandomSampler: replacement should be a boolean value, but got "
+                             f"replacement={replacement!r}")
+        host = weights.numpy() if hasattr(weights, "numpy") and hasattr(weights, "_data") else weights
+        self._weights = np.asarray(host, dtype=np.float64)
+        if self._weights.ndim != 1:
+            raise ValueError(f"WeightedRandomSampler: weights should be a 1d sequence but given weights have "
+                             f"shape {tuple(self._weights.shape)}")
+        from ndgrad.creation import tensor
+        self.weights = tensor(self._weights)  # as torch: the weights as a float64 tensor
+        self.num_samples = int(num_samples)
+        self.replacement = replacement
+        self.generator = None if generator is None else as_numpy_generator(generator)
+
+    def _check_weights(self):
+        w = self._weights
+        if w.size == 0 or not np.all(np.isfinite(w)) or np.any(w < 0):
+            raise RuntimeError("WeightedRandomSampler: invalid multinomial distribution (weights must be finite "
+                               f"and non-negative, got {w.size} weights)")
+        if w.sum() <= 0:
+            raise RuntimeError("WeightedRandomSampler: invalid multinomial distribution (sum of weights <= 0)")
+        if not self.replacement and w.size < self.num_samples:
+            raise RuntimeError(f"WeightedRandomSampler: cannot sample {self.num_samples} samples without "
+                               f"replacement from {w.size} weights; lower num_samples or pass replacement=True")
+
+    def __iter__(self):
+        self._check_weights()
+        rng = self.generator if self.generator is not None else np.random.default_rng(global_seed())
+        w = self._weights
+        if not self.replacement:
+            # successive weighted draws in one sort: the smallest Exp(1) / w come first; zero weights
+            # come last, in random order, once the others are used up (as torch.multinomial)
+            with np.errstate(divide="ignore"):
+                keys = rng.exponential(size=w.size) / w
+            order = np.lexsort((rng.random(w.size), keys))
+            yield from order[:self.num_samples].tolist()
+            return
+        cdf = np.cumsum(w)
+        total, last = cdf[-1], w.size - 1
+        left = self.num_samples
+        while left:
+            n = min(left, self._CHUNK)
+            draws = np.searchsorted(cdf, rng.random(n) * total, side="right")
+            yield from np.minimum(draws, last).tolist()  # guards u * total == total by rounding
+            left -= n
+
+    def __len__(self):
+        return self.num_samples

@@ -3,6 +3,7 @@
 ``ndgrad.nn.functional`` holds the stateless functions the layers call.
 """
 from ndgrad.nn.parameter import Parameter
+from ndgrad.nn.buffer import Buffer  # noqa: F401  (torch 2.13's buffer marker)
 from ndgrad.nn.module import Module
 from ndgrad.nn import functional
 from ndgrad.nn import init
@@ -19,4 +20,4 @@ __all__ = (["Parameter", "Module", "functional", "init", "utils", "Sequential", 
 
 from ndgrad.nn import modules, parallel  # noqa: E402  torch's import paths (torch.nn.modules.conv, ...)
 from ndgrad.nn.parallel import DataParallel  # noqa: E402
-__all__ += ["modules", "parallel", "DataParallel"]
+__all__ += ["modules", "parallel", "DataParallel", "Buffer"]

@@ -473,7 +473,8 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 # Families of functions kept in files of their own join this namespace (as ops/__init__ does for ops).
 def _join_families():
     import importlib
-    for family in ("functional_layers", "functional_activations", "functional_losses", "functional_attention"):
+    for family in ("functional_layers", "functional_activations", "functional_losses", "functional_attention",
+                   "functional_matmul"):
         try:
             module = importlib.import_module(f"ndgrad.nn.{family}")
         except ModuleNotFoundError as exc:

@@ -10,6 +10,7 @@ import itertools
 import ndgrad
 from ndgrad.tensor import Tensor
 from ndgrad.nn.parameter import Parameter
+from ndgrad.nn.buffer import Buffer
 
 __all__ = ["Module"]
 
@@ -183,6 +184,10 @@ class Module:
                 raise TypeError(f"cannot assign '{type(value).__name__}' as child module '{name}' "
                                 "(ndgrad.nn.Module or None expected)")
             d["_modules"][name] = value
+        elif isinstance(value, Buffer):  # nn.Buffer: register it, with its own persistence
+            if d.get("_buffers") is None:
+                raise AttributeError("cannot assign buffer before Module.__init__() call")
+            self.register_buffer(name, value, persistent=value.persistent)
         elif d.get("_buffers") is not None and name in d["_buffers"]:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "

@@ -4,7 +4,8 @@ import importlib
 from ..tensor import Tensor
 
 _MODULES = ["elementwise", "reduce", "shape", "index", "linalg", "activation", "nn", "inplace",
-            "sorting", "scatter", "shape_extra", "math_extra", "random_ops", "tensor_new", "inplace_twins", "activation_extra", "linalg_aliases"]
+            "sorting", "scatter", "shape_extra", "math_extra", "random_ops", "tensor_new", "inplace_twins", "activation_extra", "linalg_aliases",
+            "api_aliases"]
 
 exported = {}
 for _name in _MODULES:
