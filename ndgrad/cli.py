@@ -35,11 +35,18 @@ class CLIError(Exception):
 
 # ----------------------------------------------------------------------------- arguments
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage block): ``ndgrad train: error: ... (see --help)``, exit 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ndgrad", description="ndgrad: tensors that differentiate themselves. Train, inspect, benchmark.")
     parser.add_argument("--version", action="version", version=f"ndgrad {_version()}")
-    sub = parser.add_subparsers(dest="command", metavar="{demo,train,info,bench}")
+    sub = parser.add_subparsers(dest="command", metavar="{demo,train,info,bench,run,export}")
     sub.required = True
 
     demo = sub.add_parser("demo", help="fit StatQuest's dosage network (1 -> 2 softplus -> 1) with backprop + SGD")
@@ -70,9 +77,15 @@ def build_parser():
     train.add_argument("--limit", type=int, default=None, metavar="N",
                        help="use only the first N training and test samples (quick checks)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument("--nproc", type=int, default=None, metavar="N",
+                       help="train data-parallel on N processes (ndgrad.distributed over MPI; rank 0 reports)")
 
     sub.add_parser("info", help="versions, BLAS library and threads, devices")
     sub.add_parser("bench", help="benchmarks against PyTorch (ndgrad bench --help)", add_help=False)
+    sub.add_parser("run", help="start a program on N processes with mpiexec (ndgrad run -n N script.py)",
+                   add_help=False)
+    from ndgrad.onnx.cli_export import add_parser as add_export_parser
+    add_export_parser(sub)
     return parser
 
 
@@ -81,16 +94,27 @@ def main(argv=None):
     if argv and argv[0] == "bench":  # the benchmark runner has its own options
         from ndgrad.bench import main as bench_main
         return bench_main(argv[1:])
+    if argv and argv[0] == "run":  # the multi-process launcher (ndgrad.distributed) has its own options
+        from ndgrad.distributed.run import main as run_main
+        return run_main(argv[1:])
     args = build_parser().parse_args(argv)
+    if args.command == "train" and args.nproc is not None and args.nproc != 1:  # relaunched under MPI
+        from ndgrad.distributed.train import _without_nproc, launch
+        return launch(_without_nproc(argv[1:]), args.nproc)
     try:
         validate_args(args)
-        return {"demo": run_demo, "train": run_train, "info": run_info}[args.command](args) or 0
+        return {"demo": run_demo, "train": run_train, "info": run_info, "export": _run_export}[args.command](args) or 0
     except CLIError as exc:
         print(f"ndgrad {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _run_export(args):
+    from ndgrad.onnx.cli_export import run_export
+    return run_export(args)
 
 
 # ----------------------------------------------------------------------------- checked before any work

@@ -1,4 +1,5 @@
-"""``ndgrad.nn.parallel``: ``DataParallel`` (one device, pass-through); every file's ``__all__`` joins here."""
+"""``ndgrad.nn.parallel``: ``DataParallel`` (one device, pass-through), ``DistributedDataParallel``; every
+file's ``__all__`` joins here."""
 import importlib
 import pkgutil
 
