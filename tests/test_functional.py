@@ -630,7 +630,8 @@ def test_other_errors():
     check_error(lambda: NF.batch_norm(ndgrad.from_numpy(np.random.randn(1, 3)), None, None, training=True),
                 [r"batch_norm", r"more than 1 value"])
     check_error(lambda: NF.mse_loss(x, x, reduction="avg"), [r"mse_loss", r"reduction"])
-    check_error(lambda: NF.pad(x, (4, 4), mode="reflect"), [r"reflect", r"size 4"])
+    check_error(lambda: NF.pad(x[0], (4, 4), mode="reflect"), [r"reflect", r"size 4"])
+    check_error(lambda: NF.pad(x, (4, 4), mode="reflect"), [r"pad", r"size 2", r"4D"])
     check_error(lambda: NF.gelu(x, approximate="fast"), [r"gelu", r"approximate"])
     check_error(lambda: NF.binary_cross_entropy(x, x), [r"binary_cross_entropy", r"\[0, 1\]"])
     table = ndgrad.from_numpy(np.random.randn(6, 3))
