@@ -143,7 +143,7 @@ def main():
     model.eval()
     start = torch.tensor([[stoi["t"]]], dtype=torch.long)
     sample = model.generate(start, 60, temperature=0.8, top_k=5)[0].tolist()
-    print("sample: " + "".join(chars[i] for i in sample).replace("\n", " | "))
+    print(f"sampled {len(sample)} tokens: " + "".join(chars[i] for i in sample).replace("\n", " | "))
 
 
 if __name__ == "__main__":

@@ -89,8 +89,8 @@ def main():
     parser.add_argument("--clip", type=float, default=0.25)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=20)
-    parser.add_argument("--bptt", type=int, default=35)
-    parser.add_argument("--sentences", type=int, default=1500)
+    parser.add_argument("--bptt", type=int, default=20)
+    parser.add_argument("--sentences", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 

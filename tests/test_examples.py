@@ -37,7 +37,7 @@ def test_vae_loss_falls(tmp_path):
 
 @pytest.mark.parametrize("rnn", ["LSTM", "GRU"])
 def test_language_model_perplexity_falls(rnn):
-    out = run_example("lstm_language_model.py", "--model", rnn, "--epochs", "2", "--sentences", "600")
+    out = run_example("lstm_language_model.py", "--model", rnn, "--epochs", "2")
     initial = number_after("initial validation perplexity", out)[0]
     final = number_after("final validation perplexity", out)[0]
     assert final < initial / 2
@@ -46,8 +46,7 @@ def test_language_model_perplexity_falls(rnn):
 def test_gpt_learns_and_generates():
     out = run_example("gpt.py", "--steps", "60")
     assert number_after("final loss", out)[0] < number_after("initial loss", out)[0] - 1.0
-    sample = re.search(r"sample: (.*)", out).group(1)
-    assert len(sample) == 61
+    assert number_after("sampled", out) == [61.0]
 
 
 def test_gan_trains(tmp_path):
