@@ -6,7 +6,7 @@ __version__ = "0.1.0"
 
 from . import dtypes
 from .dtypes import (bfloat16, bool_ as bool, float16, float32, float64, int8, int16, int32, int64, uint8,
-                     get_default_dtype, set_default_dtype, result_type, promote_types)
+                     complex64, complex128, get_default_dtype, set_default_dtype, result_type, promote_types)
 from .dtypes import DType as dtype
 from .backend import Device as device
 from .tensor import Tensor, Size, layout, strided, sparse_coo, sparse_csr, sparse_csc, sparse_bsr, sparse_bsc
@@ -24,6 +24,7 @@ for _name, _cls in _CUDA_TYPES.items():  # ndgrad.cuda.FloatTensor & co. (legacy
 from .interop import from_dlpack, __array_api_version__, __array_namespace_info__  # noqa: E402,F401  DLPack, array API
 
 half, float, double, long, int, short = float16, float32, float64, int64, int32, int16
+cfloat, cdouble = complex64, complex128  # no chalf/complex32: NumPy has no complex32
 uint8 = uint8
 bool_ = bool
 
@@ -59,7 +60,7 @@ def __getattr__(name):
     import importlib
     if name in ("nn", "optim", "data", "io", "viz", "models", "bench", "utils", "jit", "accelerator", "backends",
                 "serialization", "sparse", "special", "linalg", "distributions", "onnx",
-                "distributed"):
+                "distributed", "fft"):
         return importlib.import_module(f"{__name__}.{name}")
     if name in ("save", "load"):
         from . import io

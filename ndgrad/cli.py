@@ -46,7 +46,7 @@ def build_parser():
     parser = _Parser(
         prog="ndgrad", description="ndgrad: tensors that differentiate themselves. Train, inspect, benchmark.")
     parser.add_argument("--version", action="version", version=f"ndgrad {_version()}")
-    sub = parser.add_subparsers(dest="command", metavar="{demo,train,info,bench,run,export}")
+    sub = parser.add_subparsers(dest="command", metavar="{demo,train,info,bench,run,export,explain}")
     sub.required = True
 
     demo = sub.add_parser("demo", help="fit StatQuest's dosage network (1 -> 2 softplus -> 1) with backprop + SGD")
@@ -86,6 +86,8 @@ def build_parser():
                    add_help=False)
     from ndgrad.onnx.cli_export import add_parser as add_export_parser
     add_export_parser(sub)
+    from ndgrad.viz.explain_cli import add_parser as add_explain_parser
+    add_explain_parser(sub)
     return parser
 
 
@@ -103,7 +105,8 @@ def main(argv=None):
         return launch(_without_nproc(argv[1:]), args.nproc)
     try:
         validate_args(args)
-        return {"demo": run_demo, "train": run_train, "info": run_info, "export": _run_export}[args.command](args) or 0
+        return {"demo": run_demo, "train": run_train, "info": run_info, "export": _run_export,
+                "explain": _run_explain}[args.command](args) or 0
     except CLIError as exc:
         print(f"ndgrad {args.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -115,6 +118,11 @@ def main(argv=None):
 def _run_export(args):
     from ndgrad.onnx.cli_export import run_export
     return run_export(args)
+
+
+def _run_explain(args):
+    from ndgrad.viz.explain_cli import run
+    return run(args)
 
 
 # ----------------------------------------------------------------------------- checked before any work

@@ -15,6 +15,7 @@ _state = grad_mode.state
 Tensor = None  # set by ndgrad.tensor to break the import cycle
 _new_tensor = None  # Tensor's fast constructor, set likewise
 _ONE_NEEDED = (True,)
+_recorder = None  # set only while ndgrad.trace / ndgrad.onnx.export records ops: f(node, inputs, result)
 
 
 class Node:
@@ -49,6 +50,8 @@ class Node:
         if self.is_view:
             result._base = first._base if first._base is not None else first
             result._extra = {"view": True}  # a real view (not a detach() alias): in-place ops rebase its base
+        if _recorder is not None:  # tracing for ndgrad.trace / onnx export; one global check otherwise
+            _recorder(self, inputs, result)
         if _state.enabled:
             if len(inputs) == 1:  # the common one-input case without building lists
                 if not first.requires_grad:

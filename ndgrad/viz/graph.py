@@ -18,8 +18,12 @@ _COLORS = {"output": "#b7e4a6", "op": "#e8e8e8", "leaf": "#a9d3f5", "const": "#f
 _MAX_ARGS = 3  # op attributes shown in a node label (Sum(dim=1, keepdim=True)), so labels stay short
 
 
-def draw_graph(tensor, path=None, show_grad_norms=False, format="svg", params=None, show_constants=True):
+def draw_graph(tensor, path=None, show_grad_norms=False, format="svg", params=None, show_constants=True,
+               notes=None):
     """Return the Graphviz DOT text of the graph that produced ``tensor``; optionally render it.
+
+    ``tensor`` may also be a graph from ``ndgrad.trace(fn, *args)`` (ops in execution order, each with the
+    module that called it).
 
     Op nodes (gray) show the op and its output shape and dtype; leaves that
     require grad (blue) show their name (from ``params``, a dict
@@ -32,14 +36,22 @@ def draw_graph(tensor, path=None, show_grad_norms=False, format="svg", params=No
     ``path``: where to write the picture (its extension, or ``format``, picks
     svg/png/pdf). Rendering needs the Graphviz ``dot`` program; without it the
     DOT text is written to ``<path>.dot`` and a warning says so.
+
+    ``notes``: extra label lines, ``{op node or tensor: "value 0.5\\ngrad 1.2"}`` or such pairs (``viz.explain`` uses it
+    to show each node's value and gradient).
     """
     from ..tensor import Tensor
+    if not isinstance(tensor, Tensor) and hasattr(tensor, "to_dot"):  # a traced graph (ndgrad.trace)
+        text = tensor.to_dot()
+        if path is not None:
+            _render(text, os.fspath(path), format)
+        return text
     if not isinstance(tensor, Tensor):
         raise TypeError(f"draw_graph: expected an ndgrad Tensor, got {type(tensor).__name__}")
     if format not in _FORMATS:
         raise ValueError(f"draw_graph: format={format!r} is not supported; use one of {', '.join(_FORMATS)}")
     names = _param_names(params)
-    text = _GraphWriter(names, show_grad_norms, show_constants).write(tensor)
+    text = _GraphWriter(names, show_grad_norms, show_constants, notes).write(tensor)
     if path is not None:
         _render(text, os.fspath(path), format)
     return text
@@ -56,8 +68,10 @@ def _param_names(params):
 
 
 class _GraphWriter:
-    def __init__(self, names, show_grad_norms, show_constants):
+    def __init__(self, names, show_grad_norms, show_constants, notes=None):
         self.names = names
+        pairs = (notes.items() if hasattr(notes, "items") else notes) if notes else ()
+        self.notes = {id(k): v for k, v in pairs}
         self.show_grad_norms = show_grad_norms
         self.show_constants = show_constants
         self.ids = {}    # id(object) -> DOT node id, in the order first met (deterministic output)
@@ -132,6 +146,8 @@ class _GraphWriter:
             t = retained() if retained is not None else None
             if t is not None and t.grad is not None:
                 lines.append(f"|grad| = {_norm(t.grad):.4g}")
+        if id(node) in self.notes:
+            lines.append(self.notes[id(node)])
         self._node(node_id, "\n".join(lines), "op")
 
     def _tensor_label(self, t, title, extra=None):
@@ -141,6 +157,8 @@ class _GraphWriter:
             lines.append(extra)
         if self.show_grad_norms and t.grad is not None:
             lines.append(f"|grad| = {_norm(t.grad):.4g}")
+        if id(t) in self.notes:
+            lines.append(self.notes[id(t)])
         return "\n".join(lines)
 
     def _new_id(self, obj, prefix):
