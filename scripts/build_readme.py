@@ -2,12 +2,16 @@
 import pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-ORDER = ["_top", "core", "shape_index_linalg", "functional", "nn", "optim", "training", "checkpoints_viz",
-         "gpu", "performance", "testing", "architecture"]
+ORDER = ["_top", "core", "shape_index_linalg", "sorting_scatter", "math_random_sparse", "api_extras", "functional",
+         "activations_losses", "nn", "nn_layers_extra", "transformer_rnn_utils", "optim", "optim_extra",
+         "programs", "compat", "training", "checkpoints_viz", "explain", "linalg", "special", "fft", "complex",
+         "distributions", "interop", "distributed", "onnx", "reliability", "gpu", "performance",
+         "performance_real", "testing", "architecture"]
 
 
 def main():
-    parts = [(ROOT / "docs" / "readme" / f"{name}.md").read_text().strip() for name in ORDER]
+    parts = [(ROOT / "docs" / "readme" / f"{name}.md").read_text().strip() for name in ORDER
+             if (ROOT / "docs" / "readme" / f"{name}.md").exists()]
     text = "\n\n".join(parts) + "\n"
     (ROOT / "README.md").write_text(text)
     print(f"README.md: {len(text.splitlines())} lines from {len(parts)} sections")
