@@ -759,3 +759,18 @@ def test_inplace_on_a_detached_alias_does_not_rewrite_the_original_graph():
     alias = h.detach()
     alias.zero_()  # shares memory and version with h, but is not a view: h keeps its own history
     assert h.grad_fn.name() == "MulScalar"
+
+
+def test_leaf_gradients_are_delivered_as_soon_as_their_last_consumer_has_run():
+    # PyTorch's AccumulateGrad: w2's .grad (and its post-accumulate hook) is ready before backward
+    # reaches the layer below, so DistributedDataParallel can all-reduce it while backward goes on.
+    order = []
+    w1 = ndgrad.randn(3, 3, requires_grad=True)
+    w2 = ndgrad.randn(3, 3, requires_grad=True)
+    h = (ndgrad.randn(2, 3) @ w1).tanh()
+    y = (h @ w2).sum() + (h * h).sum()
+    w2.register_post_accumulate_grad_hook(lambda p: order.append(("w2", p.grad is not None)))
+    w1.register_post_accumulate_grad_hook(lambda p: order.append(("w1", p.grad is not None)))
+    h.register_hook(lambda g: order.append(("h", None)) or g)
+    y.backward()
+    assert order == [("w2", True), ("h", None), ("w1", True)]

@@ -43,7 +43,7 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
         roots.append(node)
         buffers[node] = buffers[node] + g if node in buffers else g
 
-    dependencies = _count_dependencies(roots)
+    dependencies, leaf_edges = _count_dependencies(roots)
     prev_mode = grad_mode.state.enabled
     grad_mode.state.enabled = create_graph
     assigned = set()  # ids of gradient tensors already stored in a leaf's .grad
@@ -73,9 +73,18 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
                     dependencies[parent] = left
                     if left == 0:
                         ready.append(parent)
-                elif g is not None:
-                    _buffer_leaf(leaf_buffers, parent, g)
-        for leaf, g in leaf_buffers.values():
+                else:
+                    if g is not None:
+                        _buffer_leaf(leaf_buffers, parent, g)
+                    # A leaf's gradient is delivered (hooks, .grad) as soon as its last consumer has run,
+                    # as PyTorch's AccumulateGrad does, so DDP can all-reduce it while backward goes on.
+                    key = id(parent)
+                    left = leaf_edges[key] - 1
+                    leaf_edges[key] = left
+                    if left == 0 and key in leaf_buffers:
+                        leaf, total = leaf_buffers.pop(key)
+                        _deliver_to_leaf(leaf, total, create_graph, capture, assigned)
+        for leaf, g in leaf_buffers.values():  # outputs that are leaves themselves
             _deliver_to_leaf(leaf, g, create_graph, capture, assigned)
     finally:
         grad_mode.state.enabled = prev_mode
@@ -89,8 +98,10 @@ def _none_like(edges):
 
 
 def _count_dependencies(roots):
-    """How many edges point at each reachable node (so it runs after all its consumers)."""
+    """How many edges point at each reachable node (so it runs after all its consumers), and at each
+    leaf, by id (so its gradient is complete once that many edges have delivered)."""
     dependencies = {}
+    leaf_edges = {}
     seen = set()
     stack = list(roots)
     while stack:
@@ -103,7 +114,9 @@ def _count_dependencies(roots):
                 dependencies[parent] = dependencies.get(parent, 0) + 1
                 if parent not in seen:
                     stack.append(parent)
-    return dependencies
+            elif parent is not None:
+                leaf_edges[id(parent)] = leaf_edges.get(id(parent), 0) + 1
+    return dependencies, leaf_edges
 
 
 def _buffer_leaf(leaf_buffers, leaf, g):
@@ -144,9 +157,16 @@ def _call_backward(node, grad, create_graph, capture, assigned):
             if g._data.shape != t._data.shape:
                 g = _sum_to(g, t._data.shape, node, create_graph)
             if g._data.dtype != t._data.dtype:
+                if g._data.dtype.kind == "c" and t._data.dtype.kind != "c":
+                    g = _real_part(g)  # a real input of a complex op: its gradient is the real part (torch)
                 g = g.to(t.dtype)
         fixed.append(g)
     return fixed
+
+
+def _real_part(g):
+    from ..ops.complex_ops import real
+    return real(g)
 
 
 def _sum_to(g, shape, node, create_graph):

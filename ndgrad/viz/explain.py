@@ -114,7 +114,7 @@ def _walk(output, wanted):
     from ..autograd.node import Node
     from ..creation import ones_like
     root = output.grad_fn
-    dependencies = engine._count_dependencies([root])
+    dependencies, _ = engine._count_dependencies([root])
     _check_not_freed(root, dependencies)
     outputs = {root: output}  # each node's output is an input of its consumers
     for node in [root, *dependencies]:

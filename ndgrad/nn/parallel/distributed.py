@@ -9,8 +9,8 @@ issue collectives in one order), while later gradients are still being packed. T
 last parameter waits for the buckets and sets every ``.grad`` to the average.
 
 The hooks are ``register_post_accumulate_grad_hook`` (or, where that is missing, ``register_hook``).
-ndgrad's engine calls the hooks of leaf tensors once per backward with their summed gradient, after
-the graph walk, so buckets overlap each other and the gradient packing, not the backward kernels.
+ndgrad's engine calls a leaf's hooks once per backward with its summed gradient, as soon as the last op
+that used the leaf has run its backward, so a bucket's all-reduce overlaps the rest of the backward pass.
 """
 import contextlib
 import zlib
