@@ -4,7 +4,7 @@
 semantics; this one follows the standard where the two differ (``axis``/``keepdims``, ``std(correction=0)``,
 ``concat``, ``permute_dims``, ``astype``, ``unique_*``, stable ``sort``, promotion in which 0-d arrays count
 like any array, ...). Its arrays are ordinary ndgrad Tensors, so autograd works through most functions.
-It has the ``linalg`` extension (on ``ndgrad.linalg``); ``fft`` is left out until ``ndgrad.fft`` exists.
+It has the ``linalg`` and ``fft`` extensions (on ``ndgrad.linalg`` and ``ndgrad.fft``).
 Not provided: uint16/uint32/uint64 and complex dtypes (ndgrad has none yet).
 """
 import math as _math
@@ -32,6 +32,12 @@ try:  # the linalg extension exists once ndgrad.linalg does
     from . import linalg  # noqa: F401
     __all__.append("linalg")
 except ImportError:  # pragma: no cover - only while ndgrad.linalg is missing
+    pass
+
+try:  # the fft extension, on ndgrad.fft
+    from . import fft  # noqa: F401
+    __all__.append("fft")
+except ImportError:  # pragma: no cover - only while ndgrad.fft is missing
     pass
 
 _tensor_methods.attach()
