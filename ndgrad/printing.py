@@ -39,12 +39,47 @@ def _shown(arr, edgeitems):
     return arr
 
 
+def _part_formatter(values):
+    """How torch prints one part (real or imaginary) of complex numbers: a function value -> text."""
+    opts = _options
+    p = opts["precision"]
+    finite = values[np.isfinite(values)]
+    magnitudes = np.abs(finite[finite != 0]).astype(np.float64)
+    integral = bool(np.all(finite == np.round(finite)))
+    wide = magnitudes.size > 0 and (magnitudes.max() / magnitudes.min() > 1000 or magnitudes.max() > 1e8)
+    small = magnitudes.size > 0 and magnitudes.min() < 1e-4
+    if opts["sci_mode"] or (opts["sci_mode"] is None and (wide or (small and not integral))):
+        return lambda v: f"{v:.{p}e}" if np.isfinite(v) else f"{v}"
+    if integral:
+        return lambda v: f"{v:.0f}." if np.isfinite(v) else f"{v}"
+    return lambda v: f"{v:.{p}f}" if np.isfinite(v) else f"{v}"
+
+
+def _complex_body(arr, prefix):
+    """torch's complex look: each part formatted on its own, real parts padded, e.g. ``[1.+2.j, 3.-1.j]``."""
+    opts = _options
+    shown = _shown(arr, opts["edgeitems"]) if arr.size > opts["threshold"] else arr
+    fmt_re, fmt_im = _part_formatter(shown.real.ravel()), _part_formatter(shown.imag.ravel())
+    reals = shown.real.ravel()
+    counted = reals[np.isfinite(reals) & (reals != 0)]  # torch sizes the column from finite nonzero values
+    width = max(len(fmt_re(v)) for v in (counted if counted.size else reals))
+
+    def element(z):
+        im = fmt_im(z.imag)
+        return fmt_re(z.real).rjust(width) + (im if im[0] in "+-" else "+" + im) + "j"
+    return np.array2string(arr, separator=", ", prefix=prefix, threshold=opts["threshold"],
+                           edgeitems=opts["edgeitems"], max_line_width=opts["linewidth"],
+                           formatter={"complex_kind": element})
+
+
 def tensor_repr(t):
     arr = t._host()
     if arr.dtype.name == "bfloat16" or arr.dtype == np.float16:  # by name: no ml_dtypes import
         arr = arr.astype(np.float32)
     prefix = "tensor("
-    if arr.size == 0:
+    if arr.size and arr.dtype.kind == "c":
+        body = _complex_body(arr, prefix)
+    elif arr.size == 0:
         body = f"[], size={tuple(arr.shape)}" if arr.ndim > 1 else "[]"
     else:
         # PyTorch's look: integral floats as "1.", others with 4 fixed decimals ("-0.0750")
@@ -68,7 +103,8 @@ def tensor_repr(t):
     if t._device.type != "cpu":
         extras.append(f"device='{t._device}'")
     dt = t.dtype
-    if dt is not dtypes.get_default_dtype() and dt.name not in _DEFAULT_SHOWN_FREE:
+    if dt is not dtypes.get_default_dtype() and dt.name not in _DEFAULT_SHOWN_FREE and \
+            dt is not dtypes.get_default_dtype().to_complex():
         extras.append(f"dtype={dt!r}")
     if t.grad_fn is not None:
         extras.append(f"grad_fn=<{t.grad_fn.name()}Backward>")

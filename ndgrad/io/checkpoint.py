@@ -13,9 +13,9 @@ from collections import OrderedDict
 
 from ..backend import np
 
-FORMAT_KEY = "ndgrad.structure"     # __metadata__ entry that holds the nesting as JSON
-FORMAT_VERSION_KEY = "ndgrad.format"
-FORMAT_VERSION = "1"
+# The one __metadata__ entry: the nesting as JSON (format 1; a new format would take a new key name).
+# Files written before 2026-12 also hold "ndgrad.format": "1", which loading ignores.
+FORMAT_KEY = "ndgrad.structure"
 
 # safetensors dtype codes -> numpy dtype names ("bfloat16" comes from ml_dtypes, like ndgrad.bfloat16).
 _ST_TO_NP = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16",
@@ -51,8 +51,7 @@ def save(obj, f):
     _safetensors()
     writer = _Flattener()
     structure = writer.encode(obj, ())
-    metadata = {FORMAT_VERSION_KEY: FORMAT_VERSION,
-                FORMAT_KEY: json.dumps(structure, separators=(",", ":"))}
+    metadata = {FORMAT_KEY: json.dumps(structure, separators=(",", ":"))}
     data = _serialize(writer.arrays, metadata)
     if hasattr(f, "write"):
         f.write(data)
@@ -69,28 +68,24 @@ def save(obj, f):
             os.remove(tmp)
 
 
-_NP_TO_ST = {np_name: code for code, np_name in _ST_TO_NP.items()}
 
 
 def _serialize(arrays, metadata):
-    """The safetensors bytes, written here so that equal states give equal files byte for byte.
+    """The safetensors bytes, by the safetensors library.
 
-    (The safetensors library writes the header from a hash map: its key order, and so the file,
-    changes from run to run.) Layout: 8-byte little-endian header length, the JSON header padded
-    with spaces to a multiple of 8, then each array's bytes back to back in the header's order.
+    Equal states give equal files byte for byte: the library orders the tensors itself (by dtype and
+    name), and the header's ``__metadata__`` holds a single entry, so the order of its map's keys
+    (random from run to run) cannot change the file.
     """
-    header = {"__metadata__": dict(sorted(metadata.items()))}
-    chunks, offset = [], 0
-    for key, a in arrays.items():  # the flattening order: deterministic for a given object
-        if a.dtype.byteorder == ">":
-            a = a.astype(a.dtype.newbyteorder("<"))
-        header[key] = {"dtype": _NP_TO_ST[a.dtype.name], "shape": list(a.shape),
-                       "data_offsets": [offset, offset + a.nbytes]}
-        chunks.append(a.tobytes())
-        offset += a.nbytes
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * (-len(text) % 8)
-    return len(text).to_bytes(8, "little") + text + b"".join(chunks)
+    import safetensors
+    if len(metadata) != 1:
+        raise ValueError("checkpoint metadata must be one entry, or files stop being deterministic")
+    little = {key: a if a.dtype.byteorder != ">" else a.astype(a.dtype.newbyteorder("<"))
+              for key, a in arrays.items()}
+    specs = {key: safetensors.TensorSpec(dtype=a.dtype.name, shape=a.shape, data_ptr=a.ctypes.data,
+                                         data_len=a.nbytes)
+             for key, a in little.items()}
+    return bytes(safetensors.serialize(specs, metadata=metadata))
 
 
 class _Flattener:
@@ -152,6 +147,9 @@ class _Flattener:
             node = {"ndarray": key}
         if not array.flags.c_contiguous:  # safetensors stores dense row-major bytes
             array = np.array(array, order="C")  # (not ascontiguousarray: it turns 0-d into 1-d)
+        if array.dtype.kind == "c":  # safetensors has no complex dtype: store (real, imag) pairs, marked
+            array = np.stack([array.real, array.imag], axis=-1)
+            node["complex"] = True
         self.arrays[key] = array
         self._seen[id(obj)] = node
         self._keep_alive.append(obj)
@@ -376,6 +374,10 @@ class _Rebuilder:
         if key not in self.arrays:
             self._corrupt(f"the structure refers to tensor '{key}', which the file does not contain")
         array = self.arrays[key]
+        if node.get("complex"):
+            if array.dtype.kind != "f" or array.ndim == 0 or array.shape[-1] != 2:
+                self._corrupt(f"tensor '{key}' is marked complex but is not (real, imag) pairs of floats")
+            array = np.ascontiguousarray(array).view(np.result_type(array.dtype, np.complex64))[..., 0]
         if "ndarray" in node:
             obj = array
         else:
