@@ -679,3 +679,20 @@ def test_import_ndgrad_does_not_import_ml_dtypes():
             "y = ndgrad.ones(2, dtype=ndgrad.bfloat16); print('ml_dtypes' in sys.modules, y.dtype)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "True", "ndgrad.bfloat16"]
+
+
+@pytest.mark.parametrize("index, value, allowed", [
+    (0, 5.0, True), (1, [1.0, 2.0, 3.0], True), ((0, slice(0, 2)), 9.0, True), ((slice(None), 1), 7.0, False)])
+def test_setitem_on_an_expanded_view_writes_the_base_or_refuses_like_torch(index, value, allowed):
+    base, tbase = ndgrad.ones(1, 3), torch.ones(1, 3)
+    x, t = base.expand(2, 3), tbase.expand(2, 3)
+    if not allowed:
+        with pytest.raises(RuntimeError, match="more than one element"):
+            t[index] = value
+        with pytest.raises(RuntimeError, match=r"setitem.*more than one element.*expand"):
+            x[index] = value
+        assert base.tolist() == [[1.0, 1.0, 1.0]]
+        return
+    t[index] = torch.tensor(value) if isinstance(value, list) else value
+    x[index] = ndgrad.tensor(value) if isinstance(value, list) else value
+    assert base.tolist() == tbase.tolist() and x.tolist() == t.tolist()

@@ -468,6 +468,10 @@ def _write_inplace(x, fn, value, op):
 
 def setitem(input, index, value):
     """``input[index] = value`` (in place; differentiable w.r.t. input's history and the value)."""
+    data = input._data
+    if data.size and any(st == 0 and sh > 1 for st, sh in zip(data.strides, data.shape)):
+        from .inplace import setitem_shared_memory  # an expanded view: write into its base, as PyTorch
+        return setitem_shared_memory(input, index, value)
     basic, advanced = _parse_index(input, index, "setitem")
     value, scalar = _value_operand(input, value, "setitem")
     _write_inplace(input, IndexPut(basic, advanced, inplace=True, scalar=scalar), value, "setitem")

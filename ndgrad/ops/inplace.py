@@ -152,6 +152,27 @@ def _fill_shared_memory(self, value, name):
     return self
 
 
+def setitem_shared_memory(self, index, value):
+    """``x[index] = value`` on an expanded view: PyTorch writes through to the base's memory when the
+    indexed part itself has no aliased elements (``x[0] = v``), and refuses otherwise (``x[:, 1] = v``)."""
+    root = self._base
+    if root is None or not root._data.flags.c_contiguous or (grad_mode.state.enabled and (
+            self.requires_grad or isinstance(value, Tensor) and value.requires_grad)):
+        raise RuntimeError(f"setitem: the tensor of shape {tuple(self.shape)} shares memory between its "
+                           f"elements (expand()) and ndgrad can only write it through a dense base without "
+                           f"autograd history; clone() it first")
+    root._check_inplace("setitem")
+    positions = Tensor._wrap(_positions_in_base(self, root, "setitem"), self._device)[index]._data
+    if self.xp.unique(positions).size < positions.size:
+        raise RuntimeError(f"setitem: {_OVERLAP} (the indexed part of a tensor of shape {tuple(self.shape)} "
+                           f"with strides {self.stride()}, e.g. from expand())")
+    values = value.to(self.dtype)._data if isinstance(value, Tensor) else value
+    values = self.xp.broadcast_to(self.xp.asarray(values, dtype=self._data.dtype), positions.shape)
+    root._data.reshape(-1)[positions.reshape(-1)] = values.reshape(-1)
+    root._bump_version()
+    return self
+
+
 def zero_(self):
     if _has_internal_overlap(self):
         return _fill_shared_memory(self, 0, "zero_")
