@@ -60,7 +60,7 @@ def __getattr__(name):
     import importlib
     if name in ("nn", "optim", "data", "io", "viz", "models", "bench", "utils", "jit", "accelerator", "backends",
                 "serialization", "sparse", "special", "linalg", "distributions", "onnx",
-                "distributed", "fft"):
+                "distributed", "fft", "signal"):
         return importlib.import_module(f"{__name__}.{name}")
     if name in ("save", "load"):
         from . import io

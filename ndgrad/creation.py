@@ -83,6 +83,8 @@ def _infer_python_dtype(arr):
         return dtypes.int64
     if kind == "b":
         return dtypes.bool_
+    if kind == "c":
+        return dtypes.get_default_dtype().to_complex()
     raise TypeError(f"tensor(): can't build a tensor from data of type {arr.dtype} "
                     f"(expected numbers, bools, nested lists of them, or arrays)")
 
@@ -418,6 +420,12 @@ def eye(n, m=None, *, out=None, dtype=None, layout=strided, device=None, require
 def _random_float(draw, size, dtype, device, requires_grad, generator, op, out=None, layout=strided, size_kw=None):
     _check_layout(layout, op)
     dtype = dtypes.to_dtype(dtype) or (out.dtype if out is not None else dtypes.get_default_dtype())
+    if dtype.is_complex and op in ("randn", "rand"):  # as torch: randn's parts are each N(0, 1/2) (E|z|^2 = 1)
+        real = _random_float(draw, tuple(_size_args(size, size_kw, op)) + (2,), dtype.to_real(), device, False,
+                             generator, op, None, layout)
+        scale = real._data.dtype.type(0.5 ** 0.5 if op == "randn" else 1.0)
+        arr = (real._data * scale).view(dtype.np)[..., 0]
+        return _write_out(_finish(arr, real._device, requires_grad), out, op)
     if not dtype.is_floating_point:
         raise TypeError(f"{op}: random floats can't have dtype {dtype}; use a floating-point dtype or randint")
     device = get_device(device if device is not None or out is None else out.device)

@@ -11,15 +11,28 @@ _HAS_ML_DTYPES = importlib.util.find_spec("ml_dtypes") is not None
 class DType:
     """A tensor element type, printed like PyTorch's (``ndgrad.float32``)."""
 
-    __slots__ = ("name", "np", "is_floating_point", "is_signed", "itemsize", "category")
+    __slots__ = ("name", "np", "is_floating_point", "is_signed", "itemsize", "category", "is_complex")
 
     def __init__(self, name, np_dtype, category):
         self.name = name
         self.np = np.dtype(np_dtype)
-        self.category = category  # 0 bool, 1 integer, 2 floating point: the order of promotion
+        self.category = category  # 0 bool, 1 integer, 2 floating point, 3 complex: the order of promotion
         self.is_floating_point = category == 2
-        self.is_signed = category == 2 or (category == 1 and self.np.kind == "i")
+        self.is_complex = category == 3
+        self.is_signed = category >= 2 or (category == 1 and self.np.kind == "i")
         self.itemsize = self.np.itemsize
+
+    def to_real(self):
+        """complex64 -> float32, complex128 -> float64; real dtypes are returned unchanged (as torch)."""
+        return _REAL_OF.get(self, self)
+
+    def to_complex(self):
+        """float32 (and float16/bfloat16: NumPy has no complex32) -> complex64, float64 -> complex128."""
+        if self.category == 3:
+            return self
+        if self.category != 2:
+            raise RuntimeError(f"to_complex: {self} is not a floating-point dtype")
+        return complex128 if self.itemsize == 8 else complex64
 
     def __repr__(self):
         return f"ndgrad.{self.name}"
@@ -39,6 +52,10 @@ int64 = DType("int64", np.int64, 1)
 float16 = DType("float16", np.float16, 2)
 float32 = DType("float32", np.float32, 2)
 float64 = DType("float64", np.float64, 2)
+# complex: NumPy (and CuPy) have no complex32, so torch's complex32/chalf does not exist here.
+complex64 = DType("complex64", np.complex64, 3)
+complex128 = DType("complex128", np.complex128, 3)
+_REAL_OF = {complex64: float32, complex128: float64}
 
 
 class _BFloat16(DType):
@@ -49,6 +66,7 @@ class _BFloat16(DType):
     def __init__(self):
         self.name, self.category, self.is_floating_point, self.is_signed, self.itemsize = \
             "bfloat16", 2, True, True, 2
+        self.is_complex = False
 
     @property
     def np(self):
@@ -69,12 +87,14 @@ def _bfloat16_numpy():
 
 bfloat16 = _BFloat16() if _HAS_ML_DTYPES else None
 
-ALL = [d for d in (bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64) if d is not None]
+ALL = [d for d in (bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64, complex64,
+                   complex128) if d is not None]
 _BY_NP = {d.np: d for d in ALL if d is not bfloat16}  # bfloat16 joins when ml_dtypes is first imported
 _BY_NAME = {d.name: d for d in ALL}
 _BY_NAME.update({"bool_": bool_, "half": float16, "float": float32, "double": float64, "long": int64,
-                 "int": int32, "short": int16, "byte": uint8, "char": int8})
-_BY_PYTYPE = {bool: bool_, int: int64}
+                 "int": int32, "short": int16, "byte": uint8, "char": int8,
+                 "cfloat": complex64, "cdouble": complex128})
+_BY_PYTYPE = {bool: bool_, int: int64}  # complex: the complex of the default float (in to_dtype)
 
 _default_float = float32
 
@@ -97,6 +117,8 @@ def to_dtype(spec):
         return spec
     if spec is float:
         return _default_float
+    if spec is complex:
+        return _default_float.to_complex()
     if spec in _BY_PYTYPE:
         return _BY_PYTYPE[spec]
     if isinstance(spec, str):
@@ -129,6 +151,10 @@ def promote_types(a, b):
     """The smallest dtype both ``a`` and ``b`` convert to, by PyTorch's table."""
     if a is b:
         return a
+    if a.category >= 2 and b.category >= 2 and a.category != b.category:
+        # float and complex: a complex wide enough for both (float64 + complex64 -> complex128)
+        cplx, real = (a, b) if a.category == 3 else (b, a)
+        return complex128 if cplx is complex128 or real.itemsize == 8 else complex64
     if a.category != b.category:
         # Across categories the higher one wins outright (int64 + float16 -> float16, unlike numpy).
         return a if a.category > b.category else b
@@ -146,7 +172,7 @@ def _weak_scalar_dtype(value):
     if isinstance(value, float):
         return _default_float
     if isinstance(value, complex):
-        raise TypeError("complex numbers are not supported by ndgrad")
+        return _default_float.to_complex()
     raise TypeError(f"expected a tensor or a number, got {type(value).__name__}")
 
 
@@ -175,8 +201,10 @@ def result_type(*operands):
 def _combine(higher, lower):
     if higher is None:
         return lower
-    if lower is None or higher.category == 2:
+    if lower is None or higher.category >= 2 and lower.category <= higher.category:
         return higher
+    if lower.category == 3 and higher.category == 2:
+        return higher.to_complex()  # a weaker complex operand takes the float's width (float64 + 1j -> complex128)
     if higher is bool_ or lower.category == 2 or (lower.category > higher.category):
         return promote_types(higher, lower)
     return higher

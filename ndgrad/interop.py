@@ -133,7 +133,7 @@ def from_dlpack(ext_tensor, *, device=None, copy=None):
         dtypes.dtype_of(array)
     except TypeError:
         raise TypeError(f"from_dlpack: ndgrad has no dtype for {array.dtype} data (it has bool, uint8, int8-int64, "
-                        f"float16/32/64 and bfloat16); convert it in the producing library first") from None
+                        f"float16/32/64, bfloat16 and complex64/128); convert it in the producing library first") from None
     result = Tensor._wrap(array, device_of(array))
     return result if device is None else _move(result, get_device(device), copy)
 

@@ -377,7 +377,7 @@ class Tensor:
         return self
 
     def requires_grad_(self, requires_grad=True):
-        if requires_grad and not self.is_floating_point():
+        if requires_grad and not (self.is_floating_point() or self._data.dtype.kind == "c"):
             raise RuntimeError(f"requires_grad_: only floating-point tensors can require gradients, and this "
                                f"one is {self.dtype}; convert it first, e.g. x = x.float()")
         if not requires_grad and self.grad_fn is not None:

@@ -97,10 +97,14 @@ BY_NAME = {name: globals()[name] for name in __all__}
 CUDA_TYPES = {name: _tensor_type(name, cls.dtype, "cuda") for name, cls in BY_NAME.items()}
 
 
+_OTHER_TYPE_NAMES = {"complex64": "ComplexFloatTensor", "complex128": "ComplexDoubleTensor"}
+
+
 def type_name(t):
     """PyTorch's ``tensor.type()`` string, spelled with ndgrad's prefix: ``ndgrad.FloatTensor``."""
     cls = next((c for c in BY_NAME.values() if c.dtype.np == t._data.dtype), None)
-    base = cls.__name__ if cls is not None else f"{t.dtype.name.capitalize()}Tensor"
+    base = cls.__name__ if cls is not None else _OTHER_TYPE_NAMES.get(t.dtype.name,
+                                                                      f"{t.dtype.name.capitalize()}Tensor")
     return f"ndgrad.{base}" if t._device.type == "cpu" else f"ndgrad.{t._device.type}.{base}"
 
 

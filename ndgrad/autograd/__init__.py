@@ -36,6 +36,10 @@ def _make_grads(outputs, grad_outputs, op):
                     f"{op}: grad can be implicitly created only for scalar outputs, but the output has shape "
                     f"{tuple(out.shape)}. Fix: reduce it first (e.g. out.sum().{op}()) or pass "
                     f"gradient=<a tensor of shape {tuple(out.shape)}> (the vector of the vector-Jacobian product).")
+            if out._data.dtype.kind == "c":
+                raise RuntimeError(f"{op}: grad can be implicitly created only for real scalar outputs, and this "
+                                   f"one is {out.dtype}. Fix: take a real part first (e.g. out.abs() or out.real) "
+                                   f"or pass gradient=")
             g = _new_tensor(out.xp.ones(out._data.shape, out._data.dtype), out._device)
         else:
             if not hasattr(g, "_data"):
@@ -46,7 +50,7 @@ def _make_grads(outputs, grad_outputs, op):
                                    f"{tuple(out.shape)}; pass a gradient with the output's shape")
             if g.device != out.device:
                 raise RuntimeError(f"{op}: the gradient is on {g.device} but the output is on {out.device}")
-        if not out.dtype.is_floating_point:
+        if not (out.dtype.is_floating_point or out.dtype.is_complex):
             raise RuntimeError(f"{op}: can't differentiate an output of dtype {out.dtype}; only floating-point "
                                f"tensors have gradients")
         grads.append(g)

@@ -317,7 +317,7 @@ def _record(cls, ctx, tensors, outputs, dirty, single):
     for i, o in enumerate(outputs):
         if isinstance(o, Tensor):
             metas.append((o._data.shape, o._data.dtype, o._device))
-            if id(o) not in non_diff and o.dtype.is_floating_point:
+            if id(o) not in non_diff and (o.dtype.is_floating_point or o.dtype.is_complex):
                 differentiable.append(i)
         else:
             metas.append((None, None, None))

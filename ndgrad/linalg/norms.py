@@ -48,6 +48,8 @@ class _CountNonzero(Node):
 
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
     """The ord-norm of x seen as a vector (all of it, or along ``dim``): sum(|x|^ord)^(1/ord), max, min, count."""
+    if x.dtype.is_complex and dtype is None:  # the norm of complex numbers is the norm of their magnitudes
+        x = _ew.abs(x)
     x = _cast_input("linalg.vector_norm", x, dtype)
     if isinstance(ord, str) or ord is None:
         raise RuntimeError(f"linalg.vector_norm: ord must be a number (int, float, inf or -inf), got {ord!r}; "

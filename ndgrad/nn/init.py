@@ -66,22 +66,33 @@ def _gen(tensor, generator=None):
 
 
 def _check_float(tensor, fn):
-    if not tensor.dtype.is_floating_point:
+    if not (tensor.dtype.is_floating_point or tensor.dtype.is_complex):
         raise TypeError(f"nn.init.{fn}: expected a floating-point tensor, got {tensor.dtype}")
 
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
     """Fill with U(a, b)."""
     _check_float(tensor, "uniform_")
-    u = _gen(tensor, generator).random(tuple(tensor.shape))
-    return _fill(tensor, u * (b - a) + a)
+    u = _gen(tensor, generator).random(_draw_shape(tensor))
+    return _fill(tensor, _as_complex_if(tensor, u * (b - a) + a))
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """Fill with N(mean, std^2)."""
     _check_float(tensor, "normal_")
-    z = _gen(tensor, generator).standard_normal(tuple(tensor.shape))
-    return _fill(tensor, z * std + mean)
+    z = _gen(tensor, generator).standard_normal(_draw_shape(tensor))
+    if tensor.dtype.is_complex:  # as torch: each part N(mean, std^2 / 2), so E|z - mean|^2 = std^2
+        std = std * 0.5 ** 0.5
+    return _fill(tensor, _as_complex_if(tensor, z * std + mean))
+
+
+def _draw_shape(tensor):
+    """Complex tensors draw their real and imaginary parts independently (a trailing pair), as torch."""
+    return tuple(tensor.shape) + ((2,) if tensor.dtype.is_complex else ())
+
+
+def _as_complex_if(tensor, draws):
+    return draws[..., 0] + 1j * draws[..., 1] if tensor.dtype.is_complex else draws
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):

@@ -5,7 +5,7 @@ from ..tensor import Tensor
 
 _MODULES = ["elementwise", "reduce", "shape", "index", "linalg", "activation", "nn", "inplace",
             "sorting", "scatter", "shape_extra", "math_extra", "random_ops", "tensor_new", "inplace_twins", "activation_extra", "linalg_aliases",
-            "api_aliases"]
+            "api_aliases", "complex_ops", "spectral"]
 
 exported = {}
 for _name in _MODULES:
@@ -33,5 +33,16 @@ def _mT(self):
 
 Tensor.T = property(_T)
 Tensor.mT = property(_mT)
-Tensor.H = property(_T)
-Tensor.mH = property(_mT)
+
+
+def _H(self):
+    return _T(self).conj() if self._data.dtype.kind == "c" else _T(self)
+
+
+def _mH(self):
+    return _mT(self).conj() if self._data.dtype.kind == "c" else _mT(self)
+
+
+Tensor.H = property(_H)  # conjugate transposes: the plain transpose for real tensors
+Tensor.mH = property(_mH)
+Tensor.adjoint = _mH

@@ -17,6 +17,7 @@ class finfo:
 
     def __init__(self, type=None):
         dt = dtypes.get_default_dtype() if type is None else _dtype(type, "finfo")
+        dt = dt.to_real()  # complex64 has float32's limits (as torch)
         if not dt.is_floating_point:
             raise TypeError(f"ndgrad.finfo() requires a floating point input type, got {dt}. "
                             f"Use ndgrad.iinfo to handle '{dt}'")

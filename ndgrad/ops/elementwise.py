@@ -30,7 +30,7 @@ def _scalar(value, dtype, device):
 def _as_tensor(x, like):
     if isinstance(x, Tensor):
         return x
-    if isinstance(x, (_int, float, bool)):
+    if isinstance(x, (_int, float, bool, complex)):
         return _scalar(x, dtypes.result_type(x), like._device)
     from ..creation import as_tensor
     return as_tensor(x, device=like._device)
@@ -45,13 +45,13 @@ def _prepare(a, b, op):
             return a, b, None
         dt = dtypes.result_type(a, b)
     elif a_is:
-        if not isinstance(b, (_int, float, bool)):
+        if not isinstance(b, (_int, float, bool, complex)):
             b = _as_tensor(b, a)
             return _prepare(a, b, op)
         dt = dtypes.result_type(a, b)
         b = _scalar(b, dt, a._device)
     elif b_is:
-        if not isinstance(a, (_int, float, bool)):
+        if not isinstance(a, (_int, float, bool, complex)):
             a = _as_tensor(a, b)
             return _prepare(a, b, op)
         dt = dtypes.result_type(a, b)
@@ -140,7 +140,8 @@ class Pow(_Binary):
             ga = where(b == 0, 0.0, grad * b * pow(a, b - 1))
         if need_b:
             # a**b * log(a), with 0 where a == 0 and b >= 0 (the limit)
-            gb = where((a == 0) & (b >= 0), 0.0, grad * self.output() * log(a))
+            b_pos = (b.real if b._data.dtype.kind == "c" else b) >= 0  # complex: torch tests the real part
+            gb = where((a == 0) & b_pos, 0.0, grad * self.output() * log(a))
         return ga, gb
 
 
@@ -296,7 +297,16 @@ def _binary(cls, a, b, name):
         if type(a) in _NUMBER and isinstance(b, Tensor) and b._data.dtype.kind == "f":
             return scalar_ops[1](a).apply(b)
     a, b, cast = _prepare(a, b, name)
+    if (a._data.dtype.kind == "c" if cast is None else cast.kind == "c"):  # complex: conjugate-Wirtinger rule
+        return _complex_binary(cls, name)(cast).apply(a, b)
     return cls(cast).apply(a, b)
+
+
+def _complex_binary(cls, name):
+    if cls in (Maximum, Minimum, Atan2):
+        raise NotImplementedError(f"{name} is not supported for complex tensors; compare .abs() or .real instead")
+    from .complex_ops import holomorphic
+    return holomorphic(cls)
 
 
 def add(input, other, *, alpha=1):
@@ -335,6 +345,8 @@ def div(input, other, *, rounding_mode=None):
             return _binary(Div, input, other, "div")
         a, b, cast = _prepare(input, other, "div")
         float_dt = dtypes.result_type(a, b)
+        if float_dt.is_complex:
+            return _complex_binary(Div, "div")(cast).apply(a, b)
         if not float_dt.is_floating_point:  # true division of integers gives the default float
             cast = dtypes.get_default_dtype().np
         return Div(cast).apply(a, b)
@@ -365,10 +377,14 @@ def pow(input, exponent):
         if isinstance(exponent, float) and input._data.dtype.kind in "iub" or \
                 (input._data.dtype.kind == "b"):
             input = cast(input, dtypes.result_type(input, exponent))
+        if input._data.dtype.kind == "c":
+            return _complex_binary(PowScalar, "pow")(exponent).apply(input)
         return PowScalar(exponent).apply(input)
     if isinstance(input, (_int, float)) and isinstance(exponent, Tensor):
         if exponent._data.dtype.kind in "iub":
             exponent = cast(exponent, dtypes.result_type(input, exponent))
+        if exponent._data.dtype.kind == "c":
+            return _complex_binary(RPowScalar, "pow")(input).apply(exponent)
         return RPowScalar(input).apply(exponent)
     return _binary(Pow, input, exponent, "pow")
 
@@ -804,7 +820,14 @@ def cast(x, dtype):
     dtype = dtypes.to_dtype(dtype)
     if x._data.dtype == dtype.np:
         return x
-    if x.requires_grad and not dtype.is_floating_point:
+    if x._data.dtype.kind == "c" and not dtype.is_complex:
+        import warnings
+        warnings.warn("Casting complex values to real discards the imaginary part", UserWarning, stacklevel=3)
+        from .complex_ops import real
+        x = real(x)
+        if x._data.dtype == dtype.np:
+            return x
+    if x.requires_grad and not (dtype.is_floating_point or dtype.is_complex):
         return Tensor._wrap(x._data.astype(dtype.np), x._device)  # integer results carry no gradient
     return Cast(dtype).apply(x)
 
@@ -812,6 +835,9 @@ def cast(x, dtype):
 
 def _unary(cls):
     def op(input):
+        if input._data.dtype.kind == "c":  # complex: conjugate-Wirtinger rules (ops/complex_ops.py)
+            from .complex_ops import complex_unary
+            return complex_unary(cls, input)
         return cls().apply(input)
     op.__name__ = cls.__name__.lower()
     return op
@@ -850,6 +876,8 @@ def round(input, decimals=0):
 
 
 def square(input):
+    if input._data.dtype.kind == "c":
+        return pow(input, 2)
     return PowScalar(2).apply(input)
 
 
@@ -867,6 +895,9 @@ def clamp(input, min=None, max=None):
         if max is not None:
             out = where(out > max, max, out)
         return out
+    if input._data.dtype.kind == "c":
+        from .complex_ops import complex_unary
+        return complex_unary(Clamp, input)
     return Clamp(min, max).apply(input)
 
 
@@ -892,7 +923,13 @@ def where(condition, input=None, other=None):
 
 # -- comparisons and logic: never differentiable ----------------------------------------------------
 def _compare(fn, name):
+    ordered = name in ("lt", "le", "gt", "ge")
+
     def op(input, other):
+        if ordered and (input._data.dtype.kind == "c" or
+                        isinstance(other, Tensor) and other._data.dtype.kind == "c"):
+            raise NotImplementedError(f"{name}: complex numbers have no order (dtype {input.dtype}); compare "
+                                      f".real or .abs() instead")
         if not isinstance(other, Tensor) and not isinstance(other, (_int, float, bool)):
             other = _as_tensor(other, input)
         if isinstance(other, Tensor):

@@ -116,7 +116,20 @@ def matmul(input, other):
                                f"{tuple(a)} and {tuple(b)} cannot be broadcast together; each batch dim "
                                f"must be equal or 1 in one of them") from None
     _same_dtype("matmul", input, other)
+    if input._data.dtype.kind == "c":
+        return _holomorphic(MatMul)().apply(input, other)
     return MatMul().apply(input, other)
+
+
+def _holomorphic(cls):
+    """The complex version of a bilinear op: its backward conjugates the other operand (complex_ops)."""
+    from .complex_ops import holomorphic
+    return holomorphic(cls)
+
+
+def _conj(x):
+    from .complex_ops import conj
+    return conj(x)
 
 
 def _rmatmul(self, other):
@@ -162,7 +175,9 @@ def dot(input, other):
     return matmul(input, other)
 
 
-vdot = dot   # real tensors only: no conjugation needed
+def vdot(input, other):
+    """dot with the first operand conjugated (the same as dot for real tensors)."""
+    return dot(_conj(input), other)
 
 
 def inner(input, other):
@@ -180,7 +195,7 @@ def vecdot(x1, x2, dim=-1, axis=None):
     dim = dim if axis is None else axis
     shape = broadcast_shapes(tuple(x1.shape), tuple(x2.shape), op="vecdot")
     d = normalize_dim(dim, len(shape), "vecdot")
-    return (x1 * x2).sum(dim=d)
+    return (_conj(x1) * x2).sum(dim=d)
 
 
 def outer(input, vec2):
@@ -323,6 +338,8 @@ def einsum(equation, *operands):
         raise ValueError("einsum: give at least one operand")
     subs, out, sizes = _parse_einsum(equation, [x.shape for x in operands])
     _same_dtype("einsum", *operands)
+    if operands[0]._data.dtype.kind == "c":
+        return _holomorphic(Einsum)(subs, out, sizes).apply(*operands)
     return Einsum(subs, out, sizes).apply(*operands)
 
 

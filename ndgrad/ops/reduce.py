@@ -128,7 +128,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None)
 
 def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
     dim, keepdim = _resolve(dim, axis, keepdim, keepdims)
-    if not input.dtype.is_floating_point and dtype is None:
+    if not (input.dtype.is_floating_point or input.dtype.is_complex) and dtype is None:
         raise RuntimeError(f"mean: expected a floating-point input, got {input.dtype}; "
                            f"use x.float().mean() or pass dtype=ndgrad.float32")
     dims = normalize_dims(dim, input.ndim, "mean")
@@ -155,6 +155,10 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=
     dims = normalize_dims(dim, input.ndim, "var")
     if is_half(input._data):
         return in_float32(var, input, dims, keepdim=keepdim, correction=correction)
+    if input.dtype.is_complex:  # torch: the mean of |x - mean|^2, a real result
+        centered = input - mean(input, dims, keepdim=True)
+        dof = _count(input.shape, dims) - correction
+        return sum((centered * centered.conj()).real, dims, keepdim) / (dof if dof > 0 else float("nan"))
     if not input.dtype.is_floating_point:
         raise RuntimeError(f"var: expected a floating-point input, got {input.dtype}; use x.float().var()")
     return Var(dims, keepdim, correction).apply(input)
@@ -259,17 +263,28 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None
         axes = None if dim is None else normalize_dims(dim, input.ndim, "prod")
         out = xp.prod(input._data, axis=axes, keepdims=keepdim and axes is not None)
         return Tensor._wrap(xp.asarray(out), input._device)
+    if input.ndim == 0:  # the product of one number is itself, gradient 1 (also at inf / NaN, as PyTorch)
+        if dim is not None:
+            _check_dim(dim, 0, "prod")
+        return input.clone()
+    prod_node = Prod
+    if input._data.dtype.kind == "c":  # conjugate-Wirtinger rule: grad * conj(product of the others)
+        from .complex_ops import holomorphic
+        prod_node = holomorphic(Prod)
     if dim is None:
-        return Prod(0, False).apply(input.reshape(-1))
+        return prod_node(0, False).apply(input.reshape(-1))
     dim = _check_dim(dim, input.ndim, "prod")
-    if input.ndim == 0:  # a 0-d tensor accepts dim 0 / -1 and stays 0-d
-        return Prod(0, False).apply(input.reshape(-1))
-    return Prod(dim, keepdim).apply(input)
+    return prod_node(dim, keepdim).apply(input)
 
 
 class Prod(Node):
-    """The product along one dim; its gradient is grad * (product of the other elements)."""
+    """The product along one dim; its gradient is grad * (product of the other elements).
+
+    As PyTorch: without any zero in the input that product is result / x (so inf and NaN propagate
+    the way PyTorch's do); with zeros, exclusive products from both sides (exact, no division).
+    """
     __slots__ = ("dim", "keepdim")
+    needs_output = True
 
     def __init__(self, dim, keepdim):
         self.dim, self.keepdim = dim, keepdim
@@ -279,6 +294,10 @@ class Prod(Node):
 
     def backward(self, grad):
         x = self.input(0)
+        if not bool((x._data == 0).any()):
+            out = self.output()
+            g, out = (grad, out) if self.keepdim else (grad.unsqueeze(self.dim), out.unsqueeze(self.dim))
+            return g * (out / x)
         moved = x.movedim(self.dim, -1)
         others = ProdOthers().apply(moved).movedim(-1, self.dim)
         g = grad if self.keepdim else grad.unsqueeze(self.dim)
@@ -362,7 +381,14 @@ def _extreme(input, dim, keepdim, is_min, name):
     return values_indices(values, indices)
 
 
+def _no_complex(input, name):
+    if input._data.dtype.kind == "c":
+        raise RuntimeError(f"{name}(): does not support complex input (dtype {input.dtype}): complex numbers "
+                           f"have no order; reduce .abs() or .real instead")
+
+
 def max(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    _no_complex(input, "max")
     if isinstance(dim, Tensor):
         return ew.maximum(input, dim)
     dim, keepdim = _resolve(dim, axis, keepdim, keepdims)
@@ -370,6 +396,7 @@ def max(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
 
 
 def min(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    _no_complex(input, "min")
     if isinstance(dim, Tensor):
         return ew.minimum(input, dim)
     dim, keepdim = _resolve(dim, axis, keepdim, keepdims)
@@ -377,16 +404,19 @@ def min(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
 
 
 def amax(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    _no_complex(input, "amax")
     dim, keepdim = _resolve(dim, axis, keepdim, keepdims)
     return Amax(normalize_dims(dim, input.ndim, "amax"), keepdim, False).apply(input)
 
 
 def amin(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    _no_complex(input, "amin")
     dim, keepdim = _resolve(dim, axis, keepdim, keepdims)
     return Amax(normalize_dims(dim, input.ndim, "amin"), keepdim, True).apply(input)
 
 
 def _arg(input, dim, keepdim, fn, name):
+    _no_complex(input, name)
     xp = input.xp
     if input._data.size == 0:
         if dim is None:
@@ -522,6 +552,8 @@ class Norm2(Node):
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     if dtype is not None:
         input = ew.cast(input, dtype)
+    if input.dtype.is_complex:  # the norm of complex numbers is the norm of their magnitudes
+        return norm(ew.abs(input), p, dim, keepdim)
     if not input.dtype.is_floating_point:
         raise RuntimeError(f"norm: expected a floating-point input, got {input.dtype}")
     dims = normalize_dims(dim, input.ndim, "norm")
