@@ -774,3 +774,9 @@ def test_leaf_gradients_are_delivered_as_soon_as_their_last_consumer_has_run():
     h.register_hook(lambda g: order.append(("h", None)) or g)
     y.backward()
     assert order == [("w2", True), ("h", None), ("w1", True)]
+
+
+def test_gradcheck_perturbs_non_contiguous_inputs():
+    x = ndgrad.from_numpy(np.random.randn(3, 4)).t().requires_grad_()
+    assert not x.is_contiguous()
+    assert ndgrad.autograd.gradcheck(lambda t: (t * 2).sin(), [x])

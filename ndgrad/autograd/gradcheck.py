@@ -37,17 +37,18 @@ def _numerical_jacobian(fn, inputs, wrt, eps):
     with grad_mode.no_grad():
         outs = [o for o in _outputs(fn, inputs) if _differentiable(o)]
         for x in wrt:
-            flat = x._data.reshape(-1)  # a view: perturbing it perturbs x
+            data = x._data  # perturbed in place, element by element in C order (any strides)
+            positions = list(np.ndindex(data.shape))
             steps = (eps, 1j * eps) if x.dtype.is_complex else (eps,)
-            jac = np.zeros((flat.size * len(steps), sum(_real_size(o) for o in outs)))
-            for k in range(flat.size):
-                orig = flat[k].item()
+            jac = np.zeros((len(positions) * len(steps), sum(_real_size(o) for o in outs)))
+            for k, position in enumerate(positions):
+                orig = data[position].item()
                 for s, step in enumerate(steps):
-                    flat[k] = orig + step
+                    data[position] = orig + step
                     plus = np.concatenate([_as_reals(o) for o in _outputs(fn, inputs) if _differentiable(o)])
-                    flat[k] = orig - step
+                    data[position] = orig - step
                     minus = np.concatenate([_as_reals(o) for o in _outputs(fn, inputs) if _differentiable(o)])
-                    flat[k] = orig
+                    data[position] = orig
                     jac[k * len(steps) + s] = (plus - minus) / (2 * eps)
             columns.append(jac)
     return columns
