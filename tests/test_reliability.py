@@ -696,3 +696,12 @@ def test_setitem_on_an_expanded_view_writes_the_base_or_refuses_like_torch(index
     t[index] = torch.tensor(value) if isinstance(value, list) else value
     x[index] = ndgrad.tensor(value) if isinstance(value, list) else value
     assert base.tolist() == tbase.tolist() and x.tolist() == t.tolist()
+
+
+@pytest.mark.parametrize("op", ["round", "floor", "ceil", "trunc"])
+def test_rounding_bfloat16_rounds_like_torch(op):
+    values = [1.26, -2.5, 0.5, 3.75, -0.4]
+    ours = getattr(ndgrad, op)(ndgrad.tensor(values, dtype=ndgrad.bfloat16))
+    theirs = getattr(torch, op)(torch.tensor(values, dtype=torch.bfloat16))
+    assert ours.dtype == ndgrad.bfloat16
+    assert ours.float().tolist() == theirs.float().tolist()

@@ -727,19 +727,28 @@ class Sign(_ZeroGrad):
         return xp.where(xp.isnan(s), 0, s).astype(s.dtype, copy=False) if x.dtype.kind in "fV" else s
 
 
+def _rounding(fn, xp, x, *args):
+    """floor/ceil/trunc/round on floats; bfloat16 (NumPy kind 'V') through float32; integers as they are."""
+    if x.dtype.kind == "f":
+        return fn(x, *args)
+    if x.dtype.kind == "V":
+        return fn(x.astype(xp.float32), *args).astype(x.dtype)
+    return x.copy()
+
+
 class Floor(_ZeroGrad):
     def compute(self, xp, x):
-        return xp.floor(x) if x.dtype.kind == "f" else x.copy()
+        return _rounding(xp.floor, xp, x)
 
 
 class Ceil(_ZeroGrad):
     def compute(self, xp, x):
-        return xp.ceil(x) if x.dtype.kind == "f" else x.copy()
+        return _rounding(xp.ceil, xp, x)
 
 
 class Trunc(_ZeroGrad):
     def compute(self, xp, x):
-        return xp.trunc(x) if x.dtype.kind == "f" else x.copy()
+        return _rounding(xp.trunc, xp, x)
 
 
 class Round(_ZeroGrad):
@@ -749,7 +758,7 @@ class Round(_ZeroGrad):
         self.decimals = decimals
 
     def compute(self, xp, x):
-        return xp.round(x, self.decimals) if x.dtype.kind == "f" else x.copy()
+        return _rounding(xp.round, xp, x, self.decimals)
 
 
 class Where(Node):
