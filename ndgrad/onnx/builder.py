@@ -5,6 +5,8 @@ ONNX nodes with ``ctx.node(...)``. Dynamic axes are found by tracing again with
 each dynamic size changed: an int that changes with a size N is taken as
 ``a * N + b`` and computed in the graph from ``Shape(input)``.
 """
+import math
+
 from ..backend import np
 from .graph import Value
 
@@ -14,7 +16,7 @@ class UnsupportedOperatorError(RuntimeError):
 
 
 class ExportContext:
-    def __init__(self, onnx, opset, graph, variants, symbols, checks=None):
+    def __init__(self, onnx, opset, graph, variants, symbols, checks=None, joint=None):
         self.onnx = onnx
         self.helper = onnx.helper
         self.opset = opset
@@ -22,6 +24,7 @@ class ExportContext:
         self.variants = variants    # op index -> [the same op in each re-trace], one per dynamic symbol
         self.symbols = symbols      # [(symbol name, input name, axis, base size, delta)]
         self.checks = checks or {}  # op index -> [the same op with each size changed by 2 * delta]
+        self.joint = joint or {}    # op index -> the same op with every size changed by its delta at once
         self.nodes = []
         self.initializers = []
         self.names = {}             # id(Value) -> ONNX tensor name
@@ -113,11 +116,41 @@ class ExportContext:
         if not others:
             return [({}, b) for b in base]
         checks = [[int(v) for v in get(o)] for o in self.checks.get(self.current_index, [])]
-        return self.affine_values(base, [[int(v) for v in get(o)] for o in others], op, checks or None)
+        joint_op = self.joint.get(self.current_index)
+        joint = [int(v) for v in get(joint_op)] if joint_op is not None else None
+        return self.affine_values(base, [[int(v) for v in get(o)] for o in others], op, checks or None, joint)
 
-    def affine_values(self, base, seen, op=None, checks=None):
+    def affine_values(self, base, seen, op=None, checks=None, joint=None):
         """``seen[k]``: the same ints when dynamic size k was changed by its delta; ``checks[k]``: by twice
-        that, to confirm the linear rule (or refuse)."""
+        that, to confirm the linear rule (or refuse); ``joint``: with every size changed at once, which tells
+        a product of sizes (N * T: linear in each alone) from a sum."""
+        forms = self._linear_forms(base, seen, op, checks)
+        if joint is None or len(self.symbols) < 2 or len(joint) != len(base):
+            return forms
+        for i, (coeffs, b) in enumerate(forms):
+            predicted = base[i] + sum(a * self.symbols[k][4] for k, a in coeffs.items())
+            if joint[i] != predicted:
+                forms[i] = self._product_form(base[i], seen, checks, joint[i], i, op)
+        return forms
+
+    def _product_form(self, b0, seen, checks, joint_value, i, op):
+        """``b0 = c * prod(N_k)`` over the sizes it follows: ({("prod", ks): c}, 0), else a clear error."""
+        ks = [k for k in range(len(self.symbols)) if seen[k][i] != b0]
+        sizes = [self.symbols[k][3] for k in ks]
+        deltas = [self.symbols[k][4] for k in ks]
+        product = math.prod(sizes)
+        proportional = product and b0 % product == 0 and all(
+            seen[k][i] * n == b0 * (n + d) for k, n, d in zip(ks, sizes, deltas))
+        if proportional and checks is not None:
+            proportional = all(checks[k][i] * n == b0 * (n + 2 * d) for k, n, d in zip(ks, sizes, deltas)
+                               if len(checks[k]) > i)
+        c = b0 // product if product else 0
+        if not proportional or joint_value != c * math.prod(n + d for n, d in zip(sizes, deltas)):
+            raise self.dynamic_error(op, "a size built from several dynamic sizes in a way other than a sum or a "
+                                         "product of them")
+        return {("prod", tuple(ks)): c}, 0
+
+    def _linear_forms(self, base, seen, op, checks):
         forms = []
         for i, b0 in enumerate(base):
             coeffs, b = {}, b0
@@ -143,7 +176,12 @@ class ExportContext:
             return self.ints([b])
         total = None
         for k, a in coeffs.items():
-            term = self.symbol_size(k)
+            if isinstance(k, tuple):   # ("prod", symbol indices): a * N_i * N_j ...
+                term = self.symbol_size(k[1][0])
+                for j in k[1][1:]:
+                    term = self.node("Mul", [term, self.symbol_size(j)])
+            else:
+                term = self.symbol_size(k)
             if a != 1:
                 term = self.node("Mul", [term, self.ints([a])])
             total = term if total is None else self.node("Add", [total, term])

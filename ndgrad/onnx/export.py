@@ -154,7 +154,22 @@ def _retrace_dynamic(model, args, kwargs, names, graph, dynamic_axes):
             graphs.append(g)
             for i, op in enumerate(g.ops):
                 ops.setdefault(i, []).append(op)
-    return symbols, variants, variant_graphs, (check_ops, check_graphs)
+    # With several dynamic sizes, one more trace changes them all at once: a size such as N * T is linear in
+    # each alone, and only this trace tells it from N + T (exported as a product, or refused, never wrong).
+    joint_ops, joint_graphs = {}, []
+    if len(symbols) > 1:
+        new_args, new_kwargs = args, kwargs
+        for sym, _, _, _, delta in symbols:
+            new_args, new_kwargs = _resized(new_args, new_kwargs, names, axes, sym, delta)
+        g, _ = run_traced(model, new_args, new_kwargs, captured_modules=_captured(), input_names=names, quiet=True)
+        if [o.op for o in g.ops] != [o.op for o in graph.ops]:
+            raise RuntimeError(f"onnx.export: the model runs different ops when the dynamic axes "
+                               f"{', '.join(repr(s[0]) for s in symbols)} change size together (data-dependent "
+                               f"control flow on shapes); export without dynamic_axes, or make forward run the "
+                               f"same ops for every size")
+        joint_graphs.append(g)
+        joint_ops = dict(enumerate(g.ops))
+    return symbols, variants, variant_graphs, (check_ops, check_graphs, joint_ops, joint_graphs)
 
 
 def _check_constants(model, args, kwargs, names, graph):
@@ -234,8 +249,8 @@ def _build(onnx, opset, graph, symbols, retraced, in_names, out_names, dynamic_a
            fold, export_params, keep_initializers_as_inputs):
     from .mapping import MAPPERS
     helper = onnx.helper
-    variants, variant_graphs, (check_ops, check_graphs) = retraced
-    ctx = ExportContext(onnx, opset, graph, variants, symbols, check_ops)
+    variants, variant_graphs, (check_ops, check_graphs, joint_ops, joint_graphs) = retraced
+    ctx = ExportContext(onnx, opset, graph, variants, symbols, check_ops, joint_ops)
     axes = _normalize_axes(dynamic_axes)
     graph_inputs = []
     for value in graph.inputs:
@@ -248,7 +263,7 @@ def _build(onnx, opset, graph, symbols, retraced, in_names, out_names, dynamic_a
             ctx.initializers.append(onnx.numpy_helper.from_array(value.array, name))
         if not export_params or keep_initializers_as_inputs:
             graph_inputs.append(helper.make_tensor_value_info(name, onnx_type(onnx, value.dtype), value.shape))
-    _bind_consts(ctx, graph, variant_graphs, check_graphs)
+    _bind_consts(ctx, graph, variant_graphs, check_graphs, joint_graphs)
     constant = {id(v) for v in list(graph.params.values()) + list(graph.consts)} if export_params else \
         {id(v) for v in graph.consts}
     for index, op in enumerate(graph.ops):
@@ -278,12 +293,13 @@ def _build(onnx, opset, graph, symbols, retraced, in_names, out_names, dynamic_a
     return model
 
 
-def _bind_consts(ctx, graph, variant_graphs, check_graphs):
+def _bind_consts(ctx, graph, variant_graphs, check_graphs, joint_graphs=()):
     from .mapping_consts import bind_const
     for k, value in enumerate(graph.consts):
         others = [g.consts[k] if k < len(g.consts) else None for g in variant_graphs]
         checks = [g.consts[k] if k < len(g.consts) else None for g in check_graphs]
-        bind_const(ctx, value, others, checks)
+        joint = [g.consts[k] if k < len(g.consts) else None for g in joint_graphs]
+        bind_const(ctx, value, others, checks, joint)
 
 
 def _foldable(op, constant, index, variants):

@@ -1,5 +1,6 @@
 """All ONNX mappings by recorded op name: ``MAPPERS[name](ctx, op) -> output name(s)``."""
-from . import mapping_elementwise, mapping_modules, mapping_nn, mapping_shape  # noqa: F401  (they register)
+from . import (mapping_elementwise, mapping_losses, mapping_modules, mapping_nn,  # noqa: F401  (they register)
+               mapping_nn_extra, mapping_shape)
 from .mapping_elementwise import MAPPERS
 
 MAPPERS.update(mapping_modules.MAPPERS)

@@ -4,9 +4,9 @@ mask ``tril(ones(T, T))`` becomes Trilu)."""
 from ..backend import np
 
 
-def bind_const(ctx, value, others, checks=()):
+def bind_const(ctx, value, others, checks=(), joint=()):
     array = value.array
-    changed = [o for o in list(others) + list(checks) if o is not None and (o.shape != value.shape)]
+    changed = [o for o in list(others) + list(checks) + list(joint) if o is not None and (o.shape != value.shape)]
     if not changed:
         ctx.bind(value, ctx.const(array, hint=value.name))
         return
@@ -14,7 +14,9 @@ def bind_const(ctx, value, others, checks=()):
     def shapes(graphs):
         return [list(o.shape) if o is not None and len(o.shape) == len(value.shape) else list(value.shape)
                 for o in graphs]
-    forms = ctx.affine_values(list(value.shape), shapes(others), None, shapes(checks) if checks else None)
+    joint_shape = shapes(joint)[0] if joint and joint[0] is not None else None
+    forms = ctx.affine_values(list(value.shape), shapes(others), None, shapes(checks) if checks else None,
+                              joint_shape)
     flat = array.reshape(-1)
     if array.size and (flat == flat[0]).all():
         shape = ctx.node("Concat", [ctx.affine_int(c, b) for c, b in forms], axis=0)

@@ -51,9 +51,43 @@ def _scalar_op(onnx_op, reflected):
     def emit(ctx, op):
         dtype = out_dtype(op)
         x = as_dtype(ctx, op.inputs[0], dtype)
-        c = ctx.scalar_like(ctx.static(op, "c"), dtype)
+        c = scalar_attr(ctx, op, "c", dtype)
         return ctx.node(onnx_op, [c, x] if reflected else [x, c])
     return emit
+
+
+def scalar_attr(ctx, op, attr, dtype):
+    """A scalar argument as a 0-d tensor of ``dtype``: a constant, or computed from the dynamic sizes where it
+    is an integer that follows them (a mean's element count, ``x.size(0) * 2``)."""
+    value = op.attrs[attr]
+    others = [o.attrs.get(attr) for o in ctx.variants.get(ctx.current_index, [])]
+    if all(o == value for o in others) or not _integral(value) or not all(_integral(o) for o in others):
+        return ctx.scalar_like(ctx.static(op, attr), dtype)
+    count = _summed_count(ctx, op, int(value))
+    if count is None:
+        count = ctx.squeeze(ctx.int_list(op, lambda o: [int(o.attrs[attr])]), [0])
+    return ctx.cast(count, np.int64, dtype)
+
+
+def _summed_count(ctx, op, value):
+    """A mean is Sum then DivScalar by the number of summed elements: that count as the product of the summed
+    dims of Shape(input), exact for any mix of dynamic axes (a * N + b is not, for N * T)."""
+    source = op.inputs[0]
+    producer = next((o for o in ctx.graph.ops if any(v is source for v in o.outputs)), None)
+    if producer is None or producer.op != "Sum" or not isinstance(producer.inputs[0], Value):
+        return None
+    x = producer.inputs[0]
+    ndim = len(x.shape)
+    dims = producer.attrs.get("dims")
+    dims = list(range(ndim)) if dims is None else [int(d) % max(ndim, 1) for d in dims]
+    if not ndim or math.prod(x.shape[d] for d in dims) != value:
+        return None
+    sizes = ctx.node("Gather", [ctx.node("Shape", [ctx.name(x)]), ctx.ints(dims)], axis=0)
+    return ctx.node("ReduceProd", [sizes], keepdims=0)
+
+
+def _integral(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and float(v).is_integer()
 
 
 for _name, (_onnx, _reflected) in _SCALAR.items():
@@ -409,3 +443,18 @@ def _logaddexp(ctx, op):
         log_sum = ctx.node("Div", [log_sum, scale])
     finite = ctx.node("Not", [ctx.node("IsInf", [top])])
     return ctx.node("Where", [finite, ctx.node("Add", [top, log_sum]), top])
+
+
+@mapper("Atan2")
+def _atan2(ctx, op):
+    """atan(y / x), moved by +-pi where x is negative (or -0.0), with the signs of zeros kept as PyTorch does."""
+    y, x = inputs_as(ctx, op)
+    zero = _const(ctx, op, 0.0)
+
+    def negative(v):   # v < 0 or v is -0.0: 1 / v is negative (or -inf)
+        return ctx.node("Less", [ctx.node("Reciprocal", [v]), zero])
+    both_zero = ctx.node("And", [ctx.node("Equal", [x, zero]), ctx.node("Equal", [y, zero])])
+    ratio = ctx.node("Where", [both_zero, y, ctx.node("Div", [y, x])])   # 0 / 0 would be nan: keep y's zero
+    angle = ctx.node("Atan", [ratio])
+    turn = ctx.node("Where", [negative(y), _const(ctx, op, -math.pi), _const(ctx, op, math.pi)])
+    return ctx.node("Where", [negative(x), ctx.node("Add", [angle, turn]), angle])

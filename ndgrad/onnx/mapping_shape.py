@@ -143,13 +143,45 @@ def _advanced_index(ctx, op):
     index = op.attrs["index"]
     index = index if isinstance(index, tuple) else (index,)
     arrays = [(k, a) for k, a in enumerate(index) if hasattr(a, "dtype")]
-    others_plain = all(k == arrays[0][0] or i == slice(None) for k, i in enumerate(index)) if arrays else False
-    if len(arrays) != 1 or not others_plain:
+    others_plain = all(hasattr(i, "dtype") or i == slice(None) for i in index)
+    if not arrays or not others_plain:
         raise _index_error(ctx, op)
+    if len(arrays) > 1:
+        if any(a.dtype.kind == "b" for _, a in arrays):
+            raise _index_error(ctx, op)
+        return _gather_nd(ctx, op, arrays)
     axis, array = arrays[0]
     if array.dtype.kind == "b":
         return _mask_index(ctx, op, axis, array)
     return ctx.node("Gather", [ctx.name(op.inputs[0]), array_input(ctx, array, np.dtype(np.int64))], axis=axis)
+
+
+def _gather_nd(ctx, op, arrays):
+    """x[..., i, j, ...] with several index tensors: the indexed axes moved to the front, the broadcast indices
+    stacked on a last axis for GatherND, and the result's index dims moved to where NumPy/PyTorch put them
+    (in place of the indexed axes when those are adjacent, else first)."""
+    x_value = op.inputs[0]
+    ndim = len(x_value.shape)
+    axes = [k for k, _ in arrays]
+    rest = [d for d in range(ndim) if d not in axes]
+    x = ctx.name(x_value)
+    if axes != list(range(len(axes))):
+        x = ctx.node("Transpose", [x], perm=axes + rest)
+    names = [array_input(ctx, a, np.dtype(np.int64)) for _, a in arrays]
+    zero = None   # sum of index * 0: broadcasts every index to the common shape, dynamic sizes included
+    for name in names:
+        part = ctx.node("Mul", [name, ctx.const(np.asarray(0, dtype=np.int64))])
+        zero = part if zero is None else ctx.node("Add", [zero, part])
+    stacked = ctx.node("Concat", [ctx.unsqueeze(ctx.node("Add", [n, zero]), [-1]) for n in names], axis=-1)
+    out = ctx.node("GatherND", [x, stacked])
+    index_ndim = len(np.broadcast_shapes(*(tuple(a.shape) for _, a in arrays)))
+    adjacent = axes == list(range(axes[0], axes[0] + len(axes)))
+    if not adjacent or axes[0] == 0:
+        return out
+    before = axes[0]
+    perm = [index_ndim + i for i in range(before)] + list(range(index_ndim)) + \
+        [index_ndim + i for i in range(before, len(rest))]
+    return ctx.node("Transpose", [out], perm=perm)
 
 
 def _mask_index(ctx, op, axis, mask):
@@ -171,8 +203,8 @@ def _index_error(ctx, op):
     where = op.module or "the top-level forward"
     return UnsupportedOperatorError(
         f"onnx.export: indexing with this index (in {where}) has no ONNX mapping in ndgrad at opset {ctx.opset}: "
-        f"one integer index tensor (x[idx], x[:, idx]) or one boolean mask (x[mask], x[:, mask1d]) is supported, "
-        f"several index tensors are not. Fix: use index_select / gather, or torch.where.")
+        f"integer index tensors (x[idx], x[:, i, j]) or one boolean mask (x[mask], x[:, mask1d]) are supported, "
+        f"boolean masks mixed with other index tensors are not. Fix: use index_select / gather, or torch.where.")
 
 
 @mapper("IndexSelect")

@@ -8,6 +8,7 @@ traced tensor's value (``item()``, ``bool(t)``, ``tolist()``) are warned about:
 control flow that depends on them is frozen into the trace, as PyTorch's tracer does.
 """
 import contextlib
+import inspect
 import itertools
 import sys
 import warnings
@@ -31,6 +32,16 @@ _RAW_OPS = {
 # composite functions that compute part of their result on raw arrays: recorded whole, as one op
 _WHOLE_OPS = {"logsumexp": "logsumexp", "topk": "topk", "sort": "sort", "max": "max", "min": "min",
               "gather": "gather"}
+# functional ops recorded whole, with every argument by name: they compute masks or targets on raw arrays
+# (losses, one_hot, embedding_bag, unpooling) that the trace would freeze; mappers in mapping_losses / mapping_nn_extra
+_WHOLE_FUNCTIONAL = ("cross_entropy", "nll_loss", "kl_div", "smooth_l1_loss", "huber_loss", "multi_margin_loss",
+                     "multilabel_margin_loss", "one_hot", "embedding_bag", "max_unpool1d", "max_unpool2d",
+                     "max_unpool3d", "grid_sample", "adaptive_max_pool1d_with_indices",
+                     "adaptive_max_pool2d_with_indices", "adaptive_max_pool3d_with_indices")
+# ... and these only when called with the argument named true (else their usual nodes are recorded)
+_WHOLE_FUNCTIONAL_IF = {name: "return_indices" for name in ("max_pool1d", "max_pool2d", "max_pool3d",
+                                                             "adaptive_max_pool1d", "adaptive_max_pool2d",
+                                                             "adaptive_max_pool3d")}
 _RAW_DUNDERS = {"__eq__": "eq", "__ne__": "ne", "__lt__": "lt", "__le__": "le", "__gt__": "gt",
                 "__ge__": "ge", "__floordiv__": "floor_divide", "__mod__": "remainder", "__and__": "bitwise_and",
                 "__or__": "bitwise_or", "__xor__": "bitwise_xor",
@@ -245,6 +256,13 @@ def recording(recorder):
             fn = getattr(owner, name, None)
             if fn is not None:
                 patch(owner, name, _raw_wrapper(recorder, op, fn, whole=True))
+    from ..nn import functional as F
+    for name in _WHOLE_FUNCTIONAL + tuple(_WHOLE_FUNCTIONAL_IF):
+        fn = getattr(F, name)
+        home = sys.modules.get(fn.__module__)
+        for owner in {id(o): o for o in (F, ndgrad, Tensor, home) if o is not None}.values():
+            if getattr(owner, name, None) is fn:
+                patch(owner, name, _functional_wrapper(recorder, name, fn, _WHOLE_FUNCTIONAL_IF.get(name)))
     for name in _VALUE_READS:
         patch(Tensor, name, _read_wrapper(recorder, name, getattr(Tensor, name)))
     patch(Module, "__call__", _call_wrapper(recorder, Module.__call__))
@@ -276,6 +294,39 @@ def _raw_wrapper(recorder, op, fn, whole=False):
             finally:
                 recorder.suspended -= 1
         recorder.on_raw(op, args, kwargs, out)
+        return out
+    wrapper.__name__ = getattr(fn, "__name__", op)
+    wrapper.__wrapped__ = fn
+    return wrapper
+
+
+def _functional_wrapper(recorder, op, fn, only_if=None):
+    """Record ``fn`` as one op whose attrs hold every argument by name (tensors as their Values); with
+    ``only_if``, only calls where that argument is true."""
+    from ..tensor import Tensor
+    signature = inspect.signature(fn)
+
+    def wrapper(*args, **kwargs):
+        if recorder.suspended:
+            return fn(*args, **kwargs)
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        if only_if is not None and not bound.arguments.get(only_if):
+            return fn(*args, **kwargs)
+        attrs, ins = {}, []
+        for name, v in bound.arguments.items():
+            if isinstance(v, Tensor):
+                v = recorder.value_of(v)
+                ins.append(v)
+            attrs[name] = v
+        recorder.suspended += 1
+        try:
+            out = fn(*args, **kwargs)
+        finally:
+            recorder.suspended -= 1
+        outs = [recorder.new_value(t, "op") for t in _tensors_in(out)]
+        if outs:
+            recorder.ops.append(Op(op, None, attrs, ins, outs, recorder.where(), recorder.where_type()))
         return out
     wrapper.__name__ = getattr(fn, "__name__", op)
     wrapper.__wrapped__ = fn
