@@ -29,6 +29,10 @@ x234 = random_array((2, 3, 4), "float64")
 i8 = random_array((5,), "int8", low=-5, high=5)
 ties = np.array([3, 1, 3, 2, 1, 3], dtype=np.int64)
 with_nans = np.array([1.0, np.nan, 1.0, np.nan, 2.0])
+c34 = x34 + 1j * random_array((3, 4), "float64")
+c33 = (c34[:3, :3] + 4 * np.eye(3)).astype(np.complex128)
+hpd = c33 @ c33.conj().T  # Hermitian positive definite
+c_special = np.array([0j, np.nan + 1j, 1 - 2j, np.inf + 0j], dtype=np.complex64)
 
 # (name, ndgrad call, numpy call): values and dtype must agree.
 CASES = [
@@ -115,6 +119,47 @@ CASES = [
     ("linalg.trace offset", lambda: xp.linalg.trace(A(x234[:, :3, :3]), offset=1),
      lambda: np.linalg.trace(x234[:, :3, :3], offset=1)),
     ("linalg.outer", lambda: xp.linalg.outer(A(x34[0]), A(x34[1])), lambda: np.linalg.outer(x34[0], x34[1])),
+    # complex dtypes
+    ("real of complex128", lambda: xp.real(A(c34)), lambda: np.real(c34)),
+    ("imag of complex64", lambda: xp.imag(A(c34.astype(np.complex64))), lambda: np.imag(c34.astype(np.complex64))),
+    ("conj", lambda: xp.conj(A(c34)), lambda: np.conj(c34)),
+    ("abs of complex is real", lambda: xp.abs(A(c34)), lambda: np.abs(c34)),
+    ("sign of complex is x/|x|", lambda: xp.sign(A(c_special)), lambda: np.sign(c_special)),
+    ("round of complex rounds both parts", lambda: xp.round(A(3 * c34)), lambda: np.round(3 * c34)),
+    ("sqrt of complex", lambda: xp.sqrt(A(c34)), lambda: np.sqrt(c34)),
+    ("exp of complex", lambda: xp.exp(A(c34)), lambda: np.exp(c34)),
+    ("float32 + complex64", lambda: xp.add(A(x34.astype(np.float32)), A(c34.astype(np.complex64))),
+     lambda: np.add(x34.astype(np.float32), c34.astype(np.complex64))),
+    ("float64 + complex64 -> complex128", lambda: xp.multiply(A(x34), A(c34.astype(np.complex64))),
+     lambda: np.multiply(x34, c34.astype(np.complex64))),
+    ("complex scalar with float32", lambda: xp.add(A(x34.astype(np.float32)), 2j),
+     lambda: np.add(x34.astype(np.float32), np.complex64(2j))),
+    ("float scalar with complex128", lambda: xp.multiply(A(c34), 0.5), lambda: np.multiply(c34, 0.5)),
+    ("vecdot conjugates x1", lambda: xp.vecdot(A(c34), A(c34[::-1].copy())), lambda: np.vecdot(c34, c34[::-1])),
+    ("astype to complex", lambda: xp.astype(A(x34), xp.complex64), lambda: x34.astype(np.complex64)),
+    ("linspace of complex", lambda: xp.linspace(0, 1 + 2j, 4, dtype=xp.complex128),
+     lambda: np.linspace(0, 1 + 2j, 4)),
+    ("sum of complex", lambda: xp.sum(A(c34), axis=0), lambda: np.sum(c34, axis=0)),
+    ("linalg.det complex", lambda: xp.linalg.det(A(c33)), lambda: np.linalg.det(c33)),
+    ("linalg.inv complex", lambda: xp.linalg.inv(A(c33)), lambda: np.linalg.inv(c33)),
+    ("linalg.solve complex 1-d", lambda: xp.linalg.solve(A(c33), A(c34[0, :3])),
+     lambda: np.linalg.solve(c33, c34[0, :3])),
+    ("linalg.cholesky complex upper", lambda: xp.linalg.cholesky(A(hpd), upper=True),
+     lambda: np.linalg.cholesky(hpd, upper=True)),
+    ("linalg.svdvals complex", lambda: xp.linalg.svdvals(A(c34)), lambda: np.linalg.svdvals(c34)),
+    ("linalg.pinv complex", lambda: xp.linalg.pinv(A(c34)), lambda: np.linalg.pinv(c34)),
+    ("linalg.matrix_rank complex", lambda: xp.linalg.matrix_rank(A(c34)), lambda: np.linalg.matrix_rank(c34)),
+    ("linalg.matrix_norm complex nuc", lambda: xp.linalg.matrix_norm(A(c34), ord="nuc"),
+     lambda: np.linalg.matrix_norm(c34, ord="nuc")),
+    ("linalg.matrix_power complex", lambda: xp.linalg.matrix_power(A(c33), 3),
+     lambda: np.linalg.matrix_power(c33, 3)),
+    ("linalg.eigvalsh complex", lambda: xp.linalg.eigvalsh(A(hpd)), lambda: np.linalg.eigvalsh(hpd)),
+    ("linalg.slogdet complex logabsdet", lambda: xp.linalg.slogdet(A(c33)).logabsdet,
+     lambda: np.linalg.slogdet(c33).logabsdet),
+    ("linalg.slogdet complex sign", lambda: xp.linalg.slogdet(A(c33)).sign, lambda: np.linalg.slogdet(c33).sign),
+    ("linalg.inv empty complex", lambda: xp.linalg.inv(A(np.zeros((0, 0), np.complex64))),
+     lambda: np.linalg.inv(np.zeros((0, 0), np.complex64))),
+    ("linalg.vector_norm axis=()", lambda: xp.linalg.vector_norm(A(x34), axis=()), lambda: np.abs(x34)),
     # non-contiguous inputs (transposed views)
     ("sort of a view", lambda: xp.sort(xp.matrix_transpose(A(x34)), axis=1), lambda: np.sort(x34.T, axis=1)),
     ("argsort of a view", lambda: xp.argsort(xp.matrix_transpose(A(x34)), axis=0, descending=True),
@@ -177,6 +222,12 @@ def test_dtype_functions():
     for ours, ref in ((xp.finfo(xp.float32), np.finfo(np.float32)), (xp.iinfo(xp.int16), np.iinfo(np.int16))):
         assert ours.bits == ref.bits and ours.max == ref.max and ours.min == ref.min
     assert xp.finfo(xp.float64).eps == np.finfo(np.float64).eps
+    assert xp.finfo(xp.complex64).dtype is xp.float32 and xp.finfo(xp.complex128).eps == np.finfo(np.float64).eps
+    assert xp.isdtype(xp.complex64, "complex floating") and xp.isdtype(xp.complex128, "numeric")
+    assert not xp.isdtype(xp.complex64, "real floating") and not xp.isdtype(xp.float64, "complex floating")
+    assert xp.result_type(xp.float64, xp.complex64) is xp.complex128
+    assert xp.result_type(xp.float32, 1j) is xp.complex64 and xp.result_type(xp.complex64, 1.5) is xp.complex64
+    assert xp.can_cast(xp.float32, xp.complex64) and not xp.can_cast(xp.complex64, xp.float64)
 
 
 def test_inspection():
@@ -184,6 +235,9 @@ def test_inspection():
     assert info.default_dtypes()["real floating"] is ndgrad.get_default_dtype()
     assert info.default_dtypes()["indexing"] is xp.int64
     assert set(info.dtypes(kind="integral")) == {"int8", "int16", "int32", "int64", "uint8"}
+    assert info.dtypes(kind="complex floating") == {"complex64": xp.complex64, "complex128": xp.complex128}
+    assert "complex128" in info.dtypes() and "complex64" in info.dtypes(kind="numeric")
+    assert info.default_dtypes()["complex floating"] is ndgrad.get_default_dtype().to_complex()
     assert "cpu" in info.devices() and info.capabilities()["boolean indexing"] is True
     assert xp.__array_api_version__ == "2024.12"
 
@@ -207,6 +261,8 @@ def test_copy_semantics():
     (lambda: xp.concat([A(np.float64(1))]), r"concat: 0-d", ValueError),
     (lambda: xp.isdtype(xp.int8, "whole"), r"unknown kind 'whole'", ValueError),
     (lambda: xp.iinfo(xp.float32), r"iinfo: ndgrad.float32 is not an integer", ValueError),
+    (lambda: xp.ceil(A(c34)), r"ceil: complex arrays are not supported", TypeError),
+    (lambda: xp.bitwise_and(A(c34), 1), r"bitwise_and: expected integer or bool arrays", TypeError),
     (lambda: xp.add(1, 2), r"add: at least one argument must be an array", TypeError),
     (lambda: xp.nonzero(A(np.float64(1))), r"nonzero: a 0-d array", ValueError),
     (lambda: xp.argmax(A(np.zeros((0,)))), r"argmax: the array is empty", ValueError),
@@ -241,6 +297,11 @@ GRAD_CASES = [
     ("linalg.solve 1-d", lambda a, b: xp.linalg.solve(a + 4 * xp.eye(3, dtype=xp.float64), b), [(3, 3), (3,)]),
     ("linalg.trace", lambda a: xp.linalg.trace(a, offset=1), [(2, 3, 3)]),
     ("linalg.cross broadcasts", lambda a, b: xp.linalg.cross(a, b), [(2, 3), (3,)]),
+    # complex intermediates, real leaves and outputs: real/imag/conj/abs/vecdot on complex differentiate
+    ("real and imag of a complex product", lambda a, b: xp.real(xp.conj(a * (1 + 2j)) * b) + xp.imag(b * 1j),
+     [(3, 2), (2,)]),
+    ("abs of complex", lambda a, b: xp.abs(xp.astype(a, xp.complex128) + b * 1j), [(3,), (3,)]),
+    ("vecdot of complex", lambda a, b: xp.real(xp.vecdot(a * 1j + b, b - 2j * a)), [(2, 3), (2, 3)]),
 ]
 
 
@@ -260,3 +321,25 @@ def _generic_logsumexp(x, axis):
 
 def test_generic_code_runs_on_numpy_and_ndgrad():
     same(_generic_logsumexp(A(x234), 1), _generic_logsumexp(x234, 1))
+
+
+def test_complex_special_values_follow_the_standard():
+    inf, nan = np.inf, np.nan
+    edges = np.array([complex(inf, 0), complex(-inf, inf), complex(inf, inf), complex(-inf, nan), complex(nan, 0),
+                      1e-9 + 1e-9j, 0.5 - 0.25j])
+    with np.errstate(all="ignore"):
+        # expm1 at non-finite points is exp(x) - 1 (NumPy's complex expm1 gives NaN + NaN j there); finite
+        # points keep expm1's accuracy.
+        expected = np.where(np.isfinite(edges), np.expm1(edges), np.exp(edges) - 1)
+    same(xp.expm1(A(edges)), expected)
+    # expm1(-0 + 0j) is +0 + 0j and expm1(-0 - 0j) is +0 - 0j (conjugate symmetry).
+    zeros = np.asarray(xp.expm1(A(np.array([complex(-0.0, 0.0), complex(-0.0, -0.0)])))._data)
+    np.testing.assert_array_equal(np.signbit(zeros.real), [False, False])
+    np.testing.assert_array_equal(np.signbit(zeros.imag), [False, True])
+    # tanh(+-inf + i b) for finite b is +-1 with a zero imaginary part signed like b.
+    z = np.array([complex(inf, 3.0), complex(inf, -2.0), complex(-inf, 3.0)])
+    assert xp.tanh(A(z[1])).imag.item() == 0 and np.signbit(complex(xp.tanh(A(z[1]))).imag)  # 0-d
+    out = np.asarray(xp.tanh(A(z))._data)
+    np.testing.assert_array_equal(out.real, np.sign(z.real))
+    np.testing.assert_array_equal(np.signbit(out.imag), np.signbit(z.imag))
+    same(xp.tanh(A(c34)), np.tanh(c34))

@@ -103,12 +103,14 @@ def eye(n_rows, n_cols=None, /, *, k=0, dtype=None, device=None):
 
 
 def linspace(start, stop, /, num, *, dtype=None, device=None, endpoint=True):
-    if isinstance(start, complex) or isinstance(stop, complex):
-        raise TypeError("linspace: ndgrad has no complex dtypes yet")
     dev = get_device(device)
-    dtype = dtype or _nd.get_default_dtype()
+    if dtype is None:
+        dtype = _nd.get_default_dtype()
+        if isinstance(start, complex) or isinstance(stop, complex):
+            dtype = dtype.to_complex()
+    work = "complex128" if dtype.is_complex else "float64"
     # Computed in float64 then cast, so float32 endpoints are exact like NumPy's.
-    array = namespace(dev).linspace(start, stop, num, endpoint=endpoint, dtype="float64")
+    array = namespace(dev).linspace(start, stop, num, endpoint=endpoint, dtype=work)
     return Tensor._wrap(array.astype(dtype.np), dev)
 
 

@@ -8,11 +8,12 @@ from .. import dtypes as _dt
 from ..backend import np
 from ..tensor import Tensor
 
-__all__ = ["bool", "int8", "int16", "int32", "int64", "uint8", "float32", "float64",
+__all__ = ["bool", "int8", "int16", "int32", "int64", "uint8", "float32", "float64", "complex64", "complex128",
            "astype", "can_cast", "finfo", "iinfo", "isdtype", "result_type"]
 
 bool, int8, int16, int32, int64, uint8 = _dt.bool_, _dt.int8, _dt.int16, _dt.int32, _dt.int64, _dt.uint8
 float32, float64 = _dt.float32, _dt.float64
+complex64, complex128 = _dt.complex64, _dt.complex128
 _builtin_bool = type(True)
 
 _KINDS = {
@@ -21,7 +22,7 @@ _KINDS = {
     "unsigned integer": lambda d: d.category == 1 and not d.is_signed,
     "integral": lambda d: d.category == 1,
     "real floating": lambda d: d.category == 2,
-    "complex floating": lambda d: False,  # ndgrad has no complex dtypes yet
+    "complex floating": lambda d: d.category == 3,
     "numeric": lambda d: d.category >= 1,
 }
 
@@ -45,7 +46,8 @@ def promote(a, b):
     """The standard's promotion of two dtypes (PyTorch's rule where the standard leaves it open)."""
     if a is b:
         return a
-    if a.category == b.category and _dt.bfloat16 not in (a, b):
+    # Within a kind, and between real and complex floating point, the standard's table is NumPy's.
+    if (a.category == b.category or {a.category, b.category} == {2, 3}) and _dt.bfloat16 not in (a, b):
         return _dt.to_dtype(np.promote_types(a.np, b.np))
     return _dt.promote_types(a, b)
 
@@ -57,9 +59,12 @@ def _scalar_dtype(value, dtype):
     if isinstance(value, int):
         return dtype if dtype.category >= 1 else _dt.int64
     if isinstance(value, float):
-        return dtype if dtype.category == 2 else _dt.get_default_dtype()
+        return dtype if dtype.category >= 2 else _dt.get_default_dtype()
     if isinstance(value, complex):
-        raise TypeError("ndgrad has no complex dtypes yet, so complex scalars are not supported")
+        # Next to a real floating array the scalar is the complex dtype of the same precision.
+        if dtype.category == 3:
+            return dtype
+        return (dtype if dtype.category == 2 else _dt.get_default_dtype()).to_complex()
     raise TypeError(f"expected an array, a dtype or a Python scalar, got {type(value).__name__}")
 
 
@@ -112,9 +117,11 @@ def astype(x, dtype, /, *, copy=True, device=None):
 
 
 class finfo_object:
-    """Machine limits of a floating-point dtype (``bits``, ``eps``, ``max``, ``min``, ``smallest_normal``)."""
+    """Machine limits of a floating-point dtype (``bits``, ``eps``, ``max``, ``min``, ``smallest_normal``);
+    for a complex dtype, those of its real and imaginary parts (``dtype`` is the real dtype)."""
 
     def __init__(self, dtype):
+        dtype = dtype.to_real()
         info = np.finfo(dtype.np)
         self.bits, self.dtype = int(info.bits), dtype
         self.eps, self.max, self.min = float(info.eps), float(info.max), float(info.min)
@@ -144,7 +151,7 @@ def _dtype_of(type):
 
 def finfo(type, /):
     d = _dtype_of(type)
-    if d.category != 2:
+    if d.category < 2:
         raise ValueError(f"finfo: {d} is not a floating-point dtype; use iinfo for integers")
     return finfo_object(d)
 

@@ -9,10 +9,10 @@ from ._helpers import check_array, operands, wrap_like
 _UNARY = {  # standard name -> ndgrad function (same meaning on the dtypes the standard allows)
     "abs": _nd.abs, "acos": _nd.acos, "acosh": _nd.acosh, "asin": _nd.asin, "asinh": _nd.asinh,
     "atan": _nd.atan, "atanh": _nd.atanh, "cos": _nd.cos, "cosh": _nd.cosh, "exp": _nd.exp,
-    "expm1": _nd.expm1, "isfinite": _nd.isfinite, "isinf": _nd.isinf, "isnan": _nd.isnan, "log": _nd.log,
+    "expm1": None, "isfinite": _nd.isfinite, "isinf": _nd.isinf, "isnan": _nd.isnan, "log": _nd.log,
     "log1p": _nd.log1p, "log2": _nd.log2, "log10": _nd.log10, "logical_not": _nd.logical_not,
     "negative": _nd.negative, "reciprocal": _nd.reciprocal, "signbit": _nd.signbit,
-    "sin": _nd.sin, "sinh": _nd.sinh, "square": _nd.square, "sqrt": _nd.sqrt, "tan": _nd.tan, "tanh": _nd.tanh,
+    "sin": _nd.sin, "sinh": _nd.sinh, "square": _nd.square, "sqrt": _nd.sqrt, "tan": _nd.tan, "tanh": None,
 }
 _ROUNDING = {"ceil": _nd.ceil, "floor": _nd.floor, "trunc": _nd.trunc, "round": _nd.round}
 _BINARY = {
@@ -41,6 +41,11 @@ def _unary(name, fn):
 def _rounding(name, fn):
     def op(x, /):
         x = check_array(x, name)
+        if x.dtype.is_complex:
+            if name != "round":
+                raise TypeError(f"{name}: complex arrays are not supported (the standard defines only round "
+                                f"for them); apply it to real(x) and imag(x)")
+            return wrap_like(x.xp.round(x._data), x)  # each part rounded; no gradient, as rounding has none
         return fn(x) if x.dtype.is_floating_point else x.clone()  # integers are already whole
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"Element-wise {name}; integer arrays come back unchanged (as a copy)."
@@ -59,7 +64,7 @@ def _binary(name, fn):
 def _bitwise(name, xp_name):
     def op(x1, x2, /):
         a, b = operands(name, x1, x2)
-        if a.dtype.is_floating_point:
+        if a.dtype.category >= 2:
             raise TypeError(f"{name}: expected integer or bool arrays, got {a.dtype}")
         if xp_name.endswith("shift"):
             if a.dtype.name == "bool":
@@ -77,6 +82,38 @@ def _bitwise(name, xp_name):
     return op
 
 
+def _expm1(x):
+    """exp(x) - 1; a complex x with an infinite or NaN part takes exp's IEEE special cases (the backend's
+    complex expm1 gives NaN + NaN j there), finite ones keep expm1's accuracy near 0."""
+    if not x.dtype.is_complex:
+        return _nd.expm1(x)
+    finite = _nd.isfinite(x)
+    out = _nd.expm1(x) if bool(finite.all()) else \
+        _nd.where(finite, _nd.expm1(_nd.where(finite, x, 0)), _nd.exp(x) - 1)
+    zero = x == 0
+    if bool(zero.any()):  # expm1(-0 + 0j) is +0 + 0j: adding +0 clears the real zero's sign, keeps the imaginary's
+        unsigned = _nd.view_as_complex(_nd.stack([_nd.real(out) + 0.0, _nd.imag(out)], -1))
+        out = _nd.where(zero, unsigned, out)
+    return out
+
+
+def _tanh(x):
+    """tanh; at an infinite real part and finite imaginary part the standard asks for +-1 + 0j with the zero
+    signed like the imaginary part (the backend signs it like sin(2 * imag))."""
+    out = _nd.tanh(x)
+    if not x.dtype.is_complex:
+        return out
+    re, im = _nd.real(x), _nd.imag(x)
+    edge = _nd.isinf(re) & _nd.isfinite(im)
+    if not bool(edge.any()):
+        return out
+    xp = x.xp
+    limit = xp.empty(x._data.shape, dtype=x._data.dtype)  # (ndgrad.complex would lose the zero's sign)
+    limit.real, limit.imag = xp.sign(re._data), xp.copysign(xp.zeros_like(im._data), im._data)
+    return _nd.where(edge, wrap_like(limit, x), out)
+
+
+_UNARY["expm1"], _UNARY["tanh"] = _expm1, _tanh
 for _name, _fn in _UNARY.items():
     globals()[_name] = _unary(_name, _fn)
 for _name, _fn in _ROUNDING.items():
@@ -89,7 +126,7 @@ for _name, _xp_name in _BITWISE.items():
 
 def bitwise_invert(x, /):
     x = check_array(x, "bitwise_invert")
-    if x.dtype.is_floating_point:
+    if x.dtype.category >= 2:
         raise TypeError(f"bitwise_invert: expected an integer or bool array, got {x.dtype}")
     return wrap_like(x.xp.invert(x._data), x)
 
@@ -99,18 +136,21 @@ def positive(x, /):
 
 
 def real(x, /):
-    """The real part: ndgrad has no complex dtypes yet, so a copy of ``x``."""
-    return check_array(x, "real").clone()
+    """The real part (float32 of complex64, float64 of complex128); a copy of a real-valued ``x``."""
+    x = check_array(x, "real")
+    return _nd.real(x).clone() if x.dtype.is_complex else x.clone()
 
 
 def conj(x, /):
-    """The complex conjugate: ndgrad has no complex dtypes yet, so a copy of ``x``."""
-    return check_array(x, "conj").clone()
+    """The complex conjugate, materialised (ndgrad's conj is a lazy view); a copy of a real-valued ``x``."""
+    x = check_array(x, "conj")
+    return _nd.conj_physical(x) if x.dtype.is_complex else x.clone()
 
 
 def imag(x, /):
-    """The imaginary part: ndgrad has no complex dtypes yet, so zeros like ``x``."""
-    return _nd.zeros_like(check_array(x, "imag"))
+    """The imaginary part (float32 of complex64, float64 of complex128); zeros for a real-valued ``x``."""
+    x = check_array(x, "imag")
+    return _nd.imag(x).clone() if x.dtype.is_complex else _nd.zeros_like(x)
 
 
 def clip(x, /, min=None, max=None):
@@ -131,10 +171,22 @@ def clip(x, /, min=None, max=None):
 
 
 def sign(x, /):
-    """-1, 0 or 1 by the sign of x; NaN stays NaN (PyTorch's sign gives 0 there)."""
+    """-1, 0 or 1 by the sign of x; NaN stays NaN (PyTorch's sign gives 0 there); x / |x| for complex x."""
     x = check_array(x, "sign")
+    if x.dtype.is_complex:  # x / |x|, 0 at 0 (PyTorch's sgn)
+        return _complex_sign(x)
     out = _nd.sign(x)
     return _nd.where(_nd.isnan(x), x, out) if x.dtype.is_floating_point else out
+
+
+def _complex_sign(x):
+    """x / |x|; an infinite component points the way (sgn gives NaN there: inf / inf)."""
+    re, im = _nd.real(x), _nd.imag(x)
+    infinite = (_nd.isinf(re) | _nd.isinf(im)) & ~_nd.isnan(re) & ~_nd.isnan(im)
+    if not bool(infinite.any()):
+        return _nd.sgn(x)
+    way = _nd.complex(_nd.where(_nd.isinf(re), _nd.sign(re), 0.0), _nd.where(_nd.isinf(im), _nd.sign(im), 0.0))
+    return _nd.where(infinite, _nd.sgn(way), _nd.sgn(_nd.where(infinite, 0, x)))
 
 
 def floor_divide(x1, x2, /):

@@ -7,11 +7,12 @@ from ..backend import cuda as _cuda
 
 __all__ = ["__array_namespace_info__"]
 
-_ORDER = ["bool", "int8", "int16", "int32", "int64", "uint8", "float32", "float64"]
+_ORDER = ["bool", "int8", "int16", "int32", "int64", "uint8", "float32", "float64", "complex64", "complex128"]
 _KINDS = {
     "bool": ["bool"], "signed integer": ["int8", "int16", "int32", "int64"], "unsigned integer": ["uint8"],
     "integral": ["int8", "int16", "int32", "int64", "uint8"], "real floating": ["float32", "float64"],
-    "complex floating": [], "numeric": ["int8", "int16", "int32", "int64", "uint8", "float32", "float64"],
+    "complex floating": ["complex64", "complex128"],
+    "numeric": ["int8", "int16", "int32", "int64", "uint8", "float32", "float64", "complex64", "complex128"],
 }
 
 
@@ -27,7 +28,7 @@ class Info:
 
     def default_dtypes(self, *, device=None):
         get_device(device)  # an unknown device is an error here too
-        return {"real floating": _nd.get_default_dtype(), "complex floating": None,
+        return {"real floating": _nd.get_default_dtype(), "complex floating": _nd.get_default_dtype().to_complex(),
                 "integral": _dt.int64, "indexing": _dt.int64}
 
     def devices(self):

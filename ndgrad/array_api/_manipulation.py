@@ -166,4 +166,6 @@ def vecdot(x1, x2, /, *, axis=-1):
         axis -= len(shape)
     if a.shape[axis] != b.shape[axis] if min(a.ndim, b.ndim) >= -axis else False:
         raise ValueError(f"vecdot: sizes {a.shape[axis]} and {b.shape[axis]} differ along axis {axis}")
+    if a.dtype.is_complex:  # the standard conjugates the first vector
+        a = _nd.conj_physical(a)
     return (a * b).sum(axis, dtype=a.dtype)  # integers keep their dtype (PyTorch's sum would widen)

@@ -5,6 +5,7 @@ from collections import namedtuple
 import ndgrad as _nd
 from ndgrad import linalg as _la
 
+from . import _complex_linalg as _cl
 from ._helpers import check_array
 from ._manipulation import _common, matmul, matrix_transpose, tensordot, vecdot
 from ._reductions import sum as _sum
@@ -20,7 +21,8 @@ SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
 
 
 def cholesky(x, /, *, upper=False):
-    return _la.cholesky(check_array(x, "cholesky"), upper=upper)
+    x = check_array(x, "cholesky")
+    return _cl.cholesky(x, upper) if _cl.is_complex(x) else _la.cholesky(x, upper=upper)
 
 
 def cross(x1, x2, /, *, axis=-1):
@@ -32,7 +34,8 @@ def cross(x1, x2, /, *, axis=-1):
 
 
 def det(x, /):
-    return _la.det(check_array(x, "det"))
+    x = check_array(x, "det")
+    return _cl.det(x) if _cl.is_complex(x) else _la.det(x)
 
 
 def diagonal(x, /, *, offset=0):
@@ -40,28 +43,36 @@ def diagonal(x, /, *, offset=0):
 
 
 def eigh(x, /):
-    w, v = _la.eigh(check_array(x, "eigh"))
+    x = check_array(x, "eigh")
+    w, v = _cl.eigh(x) if _cl.is_complex(x) else _la.eigh(x)
     return EighResult(w, v)
 
 
 def eigvalsh(x, /):
-    return _la.eigvalsh(check_array(x, "eigvalsh"))
+    x = check_array(x, "eigvalsh")
+    return _cl.eigvalsh(x) if _cl.is_complex(x) else _la.eigvalsh(x)
 
 
 def inv(x, /):
-    return _la.inv(check_array(x, "inv"))
+    x = check_array(x, "inv")
+    return _cl.inv(x) if _cl.is_complex(x) else _la.inv(x)
 
 
 def matrix_norm(x, /, *, keepdims=False, ord="fro"):
-    return _la.matrix_norm(check_array(x, "matrix_norm"), ord=ord, keepdim=keepdims)
+    x = check_array(x, "matrix_norm")
+    if _cl.is_complex(x):
+        return _cl.matrix_norm(x, keepdims, ord)
+    return _la.matrix_norm(x, ord=ord, keepdim=keepdims)
 
 
 def matrix_power(x, n, /):
-    return _la.matrix_power(check_array(x, "matrix_power"), n)
+    x = check_array(x, "matrix_power")
+    return _cl.matrix_power(x, n) if _cl.is_complex(x) else _la.matrix_power(x, n)
 
 
 def matrix_rank(x, /, *, rtol=None):
-    return _la.matrix_rank(check_array(x, "matrix_rank"), rtol=rtol)
+    x = check_array(x, "matrix_rank")
+    return _cl.matrix_rank(x, rtol) if _cl.is_complex(x) else _la.matrix_rank(x, rtol=rtol)
 
 
 def outer(x1, x2, /):
@@ -72,33 +83,39 @@ def outer(x1, x2, /):
 
 
 def pinv(x, /, *, rtol=None):
-    return _la.pinv(check_array(x, "pinv"), rtol=rtol)
+    x = check_array(x, "pinv")
+    return _cl.pinv(x, rtol) if _cl.is_complex(x) else _la.pinv(x, rtol=rtol)
 
 
 def qr(x, /, *, mode="reduced"):
-    q, r = _la.qr(check_array(x, "qr"), mode=mode)
+    x = check_array(x, "qr")
+    q, r = _cl.qr(x, mode) if _cl.is_complex(x) else _la.qr(x, mode=mode)
     return QRResult(q, r)
 
 
 def slogdet(x, /):
-    sign, logabsdet = _la.slogdet(check_array(x, "slogdet"))
+    x = check_array(x, "slogdet")
+    sign, logabsdet = _cl.slogdet(x) if _cl.is_complex(x) else _la.slogdet(x)
     return SlogdetResult(sign, logabsdet)
 
 
 def solve(x1, x2, /):
     a, b = _common([x1, x2], "solve")
+    solver = _cl.solve if _cl.is_complex(a) else _la.solve
     if b.ndim == 1:  # only a 1-d right-hand side is a vector in the standard (PyTorch also batches vectors)
-        return _la.solve(a, b.unsqueeze(-1)).squeeze(-1)
-    return _la.solve(a, b)
+        return solver(a, b.unsqueeze(-1)).squeeze(-1)
+    return solver(a, b)
 
 
 def svd(x, /, *, full_matrices=True):
-    u, s, vh = _la.svd(check_array(x, "svd"), full_matrices=full_matrices)
+    x = check_array(x, "svd")
+    u, s, vh = _cl.svd(x, full_matrices) if _cl.is_complex(x) else _la.svd(x, full_matrices=full_matrices)
     return SVDResult(u, s, vh)
 
 
 def svdvals(x, /):
-    return _la.svdvals(check_array(x, "svdvals"))
+    x = check_array(x, "svdvals")
+    return _cl.svdvals(x) if _cl.is_complex(x) else _la.svdvals(x)
 
 
 def trace(x, /, *, offset=0, dtype=None):
@@ -108,4 +125,7 @@ def trace(x, /, *, offset=0, dtype=None):
 
 def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
     x = check_array(x, "vector_norm")
+    if isinstance(axis, tuple) and not axis:  # no axis to reduce: each element is its own vector
+        size = _nd.abs(x)
+        return (size != 0).to(size.dtype) if ord == 0 else size
     return _la.vector_norm(x, ord=ord, dim=axis, keepdim=keepdims)
