@@ -480,3 +480,13 @@ def test_dlpack():
     assert t.dtype == torch.complex64 and t.tolist() == n.tolist()
     n2 = ndgrad.from_dlpack(torch.tensor([1 + 1j, 2j]))
     assert n2.dtype is ndgrad.complex64 and n2.tolist() == [1 + 1j, 2j]
+
+
+def test_complex_keeps_signed_zeros_and_infinities_and_broadcasts():
+    import math
+    real, imag = [1.0, -0.0, 2.0], [-0.0, math.inf, 3.0]
+    ours = ndgrad.complex(ndgrad.tensor(real), ndgrad.tensor(imag)).tolist()
+    theirs = torch.complex(torch.tensor(real), torch.tensor(imag)).tolist()
+    signs = lambda zs: [(math.copysign(1, z.real), math.copysign(1, z.imag), z.imag) for z in zs]
+    assert signs(ours) == signs(theirs)
+    assert ndgrad.complex(ndgrad.ones(2, 1), ndgrad.zeros(3)).shape == (2, 3)

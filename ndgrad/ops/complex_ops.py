@@ -304,7 +304,11 @@ def complex(real, imag, *, out=None):
     if real.dtype is not imag.dtype:
         raise RuntimeError(f"complex: Expected object of scalar type {real.dtype} but got scalar type "
                            f"{imag.dtype} for second argument; convert one of them first")
-    result = real.to(real.dtype.to_complex()) + imag * 1j
+    from .shape import broadcast_tensors, stack
+    real, imag = broadcast_tensors(real, imag)
+    # the two parts laid side by side and seen as complex: keeps signed zeros and infinities exactly
+    # (real + imag * 1j would turn 0 * inf into NaN and lose -0.0)
+    result = view_as_complex(stack([real, imag], -1))
     if out is not None:
         out.copy_(result)
         return out
