@@ -109,3 +109,52 @@ def test_unknown_workload_is_refused_with_the_choices(capsys):
     with pytest.raises(SystemExit):
         runner.main(["--workloads", "tiny,resnet"])
     assert "unknown workload(s) resnet" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- the model workloads (issue 12)
+
+
+@pytest.fixture(scope="module")
+def workloads():
+    return runner._load_workloads()
+
+
+@pytest.mark.parametrize("framework", ["ndgrad", "torch"])
+@pytest.mark.parametrize("name", runner.MODEL_WORKLOADS)
+def test_model_workload_builds_and_a_step_runs(workloads, name, framework):
+    """Each model workload builds on both frameworks and one step runs: a training step changes the probed
+    loss; an inference step gives a finite loss (timing is the harness's business, not asserted here)."""
+    fw = ndgrad_module() if framework == "ndgrad" else torch_module()
+    fw.manual_seed(0)
+    prepared = workloads.WORKLOADS[name](fw, "cpu")
+    assert prepared.check in workloads.CHECKS
+    before = prepared.probe() if prepared.check == "falls" else None
+    prepared.step()
+    after = prepared.probe()
+    assert math.isfinite(after)
+    if before is not None:
+        assert math.isfinite(before) and after != before
+
+
+def torch_module():
+    import torch
+    torch.set_num_threads(1)   # the test machine is shared: no thread oversubscription
+    return torch
+
+
+def ndgrad_module():
+    import ndgrad
+    return ndgrad
+
+
+def test_model_workloads_are_selectable_by_name_and_have_targets():
+    args = runner._parse(["--workloads", "lstm_lm,gpt", "vae"], "run.py")
+    assert args.workloads == ["lstm_lm", "gpt", "vae"]
+    for name in runner.MODEL_WORKLOADS:
+        assert name in runner.ALL_WORKLOADS
+        assert runner.TIME_TARGETS[name] == (1.2 if name in ("lstm_lm", "gru_lm") else 1.0)
+
+
+def test_resnet18_gemm_count_is_the_known_36_g_multiply_adds(workloads):
+    # The CIFAR ResNet-18 does ~0.56 G multiply-adds per 32x32 image: 64 images ~ 35.7 G (2 flops each).
+    assert workloads.GEMM_FLOPS_PER_STEP["resnet18_infer"] / 2 / 64 == pytest.approx(0.556e9, rel=0.01)

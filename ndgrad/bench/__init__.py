@@ -1,7 +1,7 @@
 """ndgrad's benchmarks against PyTorch eager: ``ndgrad bench`` or ``python benchmarks/run.py``.
 
 ``main(argv)`` runs each (framework, workload) in a fresh process, prints one
-Markdown table (ms/step, ndgrad/PyTorch ratios, peak RSS, issue 5's targets)
+Markdown table (ms/step, ndgrad/PyTorch ratios, peak RSS, issue 12's targets)
 and writes the same numbers as JSON. See benchmarks/README.md.
 """
 

@@ -35,10 +35,12 @@ _SEED = 0
 
 
 def _host_data(shape, kind="normal", high=None, salt=0):
-    """Identical inputs for both frameworks: NumPy's generator, float32 or int64."""
+    """Identical inputs for both frameworks: NumPy's generator, float32 (normal or uniform in [0, 1)) or int64."""
     rng = np.random.default_rng([_SEED, salt, *shape])
     if kind == "labels":
         return rng.integers(0, high, size=shape, dtype=np.int64)
+    if kind == "uniform":
+        return rng.random(shape, dtype=np.float32)
     return rng.standard_normal(shape, dtype=np.float32)
 
 
@@ -174,12 +176,38 @@ def matmul_grad(fw, device):
     return Prepared(step, probe, "grad_matches")
 
 
+def _load_models():
+    """models.py by path, like this file (importing it as a package module would import ndgrad)."""
+    import importlib.util
+    import os
+    import types
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models.py")
+    spec = importlib.util.spec_from_file_location("ndgrad_bench_models", path)
+    module = importlib.util.module_from_spec(spec)
+    module.common = types.SimpleNamespace(Prepared=Prepared, host_data=_host_data, to=_to, SEED=_SEED)
+    spec.loader.exec_module(module)
+    return module
+
+
+_models = _load_models()
+mnist_cnn, lstm_lm, gru_lm = _models.mnist_cnn, _models.lstm_lm, _models.gru_lm
+gpt, vae, dcgan, resnet18_infer = _models.gpt, _models.vae, _models.dcgan, _models.resnet18_infer
+
 WORKLOADS = {
     "tiny": tiny,
     "mlp": mlp,
     "cnn": cnn,
     "cnn_infer": cnn_infer,
     "matmul_grad": matmul_grad,
+    # Models shaped like the public example programs (issue 12): see models.py.
+    "mnist_cnn": mnist_cnn,
+    "lstm_lm": lstm_lm,
+    "gru_lm": gru_lm,
+    "gpt": gpt,
+    "vae": vae,
+    "dcgan": dcgan,
+    "resnet18_infer": resnet18_infer,
 }
 
 def _gemm(m, k, n):
@@ -201,6 +229,7 @@ GEMM_FLOPS_PER_STEP = {
     "cnn": 3 * _cnn_forward_gemm_flops(64) - _gemm(32, 9, 26 * 26 * 64),
     "cnn_infer": _cnn_forward_gemm_flops(256),
     "matmul_grad": 3 * _gemm(1024, 1024, 1024),
+    "resnet18_infer": _models.resnet18_forward_gemm_flops(64),
 }
 
 # Workloads run by --device cuda unless named: tiny measures host-side overhead only.

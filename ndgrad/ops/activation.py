@@ -83,13 +83,22 @@ class LeakyReLU(_Elementwise):
 
 
 class GELU(_Elementwise):
-    __slots__ = ()
+    __slots__ = ("cdf",)   # Phi(x) from the forward, reused by the backward: erf is most of GELU's cost
+
+    def __init__(self):
+        self.cdf = None
 
     def forward(self, x):
-        return 0.5 * x * (1.0 + kernels.erf(self.xp, x / _SQRT_2))
+        cdf = kernels.erf(self.xp, x / _SQRT_2)
+        cdf += 1.0
+        cdf *= 0.5
+        self.cdf = cdf
+        return x * cdf
 
     def derivative(self, xp, x):
-        return 0.5 * (1.0 + kernels.erf(xp, x / _SQRT_2)) + x * xp.exp(-0.5 * x * x) * _INV_SQRT_2PI
+        cdf = self.cdf if self.cdf is not None else 0.5 * (1.0 + kernels.erf(xp, x / _SQRT_2))
+        self.cdf = None
+        return cdf + x * xp.exp(-0.5 * x * x) * _INV_SQRT_2PI
 
     def derivative_graph(self, x):
         return 0.5 * (1.0 + Erf().apply(x / _SQRT_2)) + x * (-0.5 * x * x).exp() * _INV_SQRT_2PI
@@ -155,13 +164,12 @@ class ELU(_Elementwise):
         xp = self.xp
         return xp.maximum(x, 0) + self.alpha * xp.expm1(xp.minimum(x, 0))
 
-    # "not x <= 0" rather than "x > 0": at NaN the gradient passes through (PyTorch's rule)
+    # at NaN the gradient is NaN, as in PyTorch's vectorised kernel (its scalar tail loop gives 1)
     def derivative(self, xp, x):
-        pos = ~(x <= 0)
-        return xp.where(pos, 1.0, self.alpha * xp.exp(xp.minimum(x, 0))).astype(x.dtype, copy=False)
+        return xp.where(x > 0, 1.0, self.alpha * xp.exp(xp.minimum(x, 0))).astype(x.dtype, copy=False)
 
     def derivative_graph(self, x):
-        pos = _wrap((~(x._data <= 0)).astype(x._data.dtype), x)
+        pos = _wrap((x._data > 0).astype(x._data.dtype), x)
         return pos + (1.0 - pos) * self.alpha * (x * (1.0 - pos)).exp()
 
 
@@ -172,15 +180,17 @@ class Hardtanh(_Elementwise):
         self.low, self.high = low, high
 
     def forward(self, x):
-        return self.xp.clip(x, self.low, self.high)
+        return self.xp.clip(x, self.low, self.high).astype(x.dtype, copy=False)  # bfloat16 clips to float32
 
+    # strictly inside (low, high): NaN gets no gradient, as in PyTorch's vectorised kernel (its scalar
+    # tail loop, used for the last few elements only, would pass it)
     def derivative(self, xp, x):
-        # zero only where clipped: NaN passes its gradient through, as in PyTorch
-        return (~((x <= self.low) | (x >= self.high))).astype(x.dtype)
+        return ((x > self.low) & (x < self.high)).astype(x.dtype)
 
     def backward(self, grad):
         # a select, not a multiply: a NaN gradient arriving where x was clipped becomes 0 (PyTorch's rule)
-        keep = ~((self.input(0)._data <= self.low) | (self.input(0)._data >= self.high))
+        x = self.input(0)._data
+        keep = (x > self.low) & (x < self.high)
         if _grad_state.enabled:
             from ..ops.elementwise import where
             return where(_wrap(keep, grad), grad, 0.0)

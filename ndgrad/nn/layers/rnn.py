@@ -12,10 +12,12 @@ import math
 import warnings
 
 import ndgrad
+from ndgrad import amp as _amp
 from ndgrad.nn import functional as F
 from ndgrad.nn import init
 from ndgrad.nn.module import Module
 from ndgrad.nn.layers._util import new_param, layer_error, shape_str
+from ndgrad.nn.layers._fused_rnn import fused_layer
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
@@ -97,6 +99,12 @@ def _advance(step, xw_t, state, w_hh, b_hh, is_lstm):
         return ndgrad.cat([h, state[0][active:]], 0), ndgrad.cat([c, state[1][active:]], 0)
     h = step(xw_t, state[:active], w_hh, b_hh)
     return ndgrad.cat([h, state[active:]], 0)
+
+
+def _same_dtype(xw, state, w_hh, b_hh):
+    """The fused node computes in one dtype; mixed ones take the step-by-step path (and its promotions)."""
+    tensors = [xw, w_hh, *(state if isinstance(state, tuple) else (state,))] + ([b_hh] if b_hh is not None else [])
+    return all(t.dtype == xw.dtype for t in tensors)
 
 
 class RNNBase(Module):
@@ -221,6 +229,12 @@ class RNNBase(Module):
         return {"LSTM": _lstm_step, "GRU": _gru_step, "RNN_TANH": _rnn_tanh_step,
                 "RNN_RELU": _rnn_relu_step}[self.mode]
 
+    def _fusable(self, steps):
+        """LSTM (without projection) and GRU over padded input run as one fused node per layer/direction
+        (not under autocast, whose per-op casts the step-by-step path applies)."""
+        return (self.mode == "GRU" or (self.mode == "LSTM" and self.proj_size == 0)) \
+            and steps.batch_sizes is None and steps.length > 0 and not _amp.state.enabled
+
     def _run(self, input, hx, steps):
         """input: padded (L, N, H_in) or packed data (sum of lengths, H_in); hx a list of per-(layer,
         direction) states (full batch). Returns the last layer's output in the input's layout and the
@@ -240,6 +254,11 @@ class RNNBase(Module):
                 b_hh = getattr(self, f"bias_hh_l{layer}{suffix}") if self.bias else None
                 xw = F.linear(layer_input, w_ih, b_ih)  # every time step's input projection at once
                 state = hx[layer * num_directions + direction]
+                if self._fusable(steps) and _same_dtype(xw, state, w_hh, b_hh):   # one node per layer (_fused_rnn.py)
+                    out, state = fused_layer(self.mode, xw, state, w_hh, b_hh, reverse=direction == 1)
+                    finals.append(state)
+                    dir_outputs.append(out)
+                    continue
                 outs = [None] * steps.length
                 order = range(steps.length - 1, -1, -1) if direction == 1 else range(steps.length)
                 for t in order:

@@ -13,6 +13,17 @@ def _as_list(parameters):
     return list(parameters)
 
 
+def _sum_of_powers(xp, a, norm_type):
+    """sum(|a| ** norm_type) in one pass where possible (a language model's grads are millions of elements)."""
+    if a.dtype.itemsize < 4:
+        a = a.astype(xp.float64)
+    if a.dtype.kind == "f" and norm_type in (1.0, 2.0):
+        flat = a.reshape(-1)
+        # the dot product of the grad with itself: one BLAS pass, no |a| ** 2 temporaries
+        return xp.dot(flat, flat) if norm_type == 2.0 else xp.abs(flat).sum()
+    return xp.sum(xp.abs(a) ** norm_type)
+
+
 def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None):
     """The norm of all ``tensors`` taken together, as a 0-d Tensor."""
     tensors = [t for t in _as_list(tensors) if t is not None]
@@ -23,8 +34,7 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     if norm_type == math.inf:
         total = max(xp.abs(t._data).max() if t._data.size else xp.asarray(0.0) for t in tensors)
     else:
-        total = sum(xp.sum(xp.abs(t._data.astype(xp.float64) if t._data.dtype.itemsize < 4 else t._data)
-                           ** norm_type) for t in tensors) ** (1.0 / norm_type)
+        total = sum(_sum_of_powers(xp, t._data, norm_type) for t in tensors) ** (1.0 / norm_type)
     total = xp.asarray(total, dtype=tensors[0]._data.dtype)
     if error_if_nonfinite and not bool(xp.isfinite(total)):
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, "
@@ -39,7 +49,8 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
         return
     xp = params[0].xp
     clip_coef = float(max_norm) / (float(total_norm._data if isinstance(total_norm, Tensor) else total_norm) + 1e-6)
-    clip_coef = min(clip_coef, 1.0)
+    if clip_coef >= 1.0:   # PyTorch multiplies by the clamped coefficient 1.0, which changes no value
+        return
     for p in params:
         # A new grad array, never an in-place write: several leaves may share one grad tensor.
         p.grad = Tensor._wrap(xp.multiply(p.grad._data, p.grad._data.dtype.type(clip_coef)))
