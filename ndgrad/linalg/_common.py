@@ -19,10 +19,18 @@ def result_type(name, fields):
     return cls
 
 
-def check_float(op, *tensors):
-    """Real float32/float64 only, with PyTorch's messages for integer and half inputs."""
+def check_float(op, *tensors, complex_ok=False):
+    """float32/float64 (and complex64/complex128 where ``complex_ok``), with PyTorch's messages for integer
+    and half inputs; functions that have no complex path yet say so instead of failing inside LAPACK."""
     for t in tensors:
         name = t.dtype.name
+        if t.dtype.is_complex:
+            if complex_ok:
+                continue
+            raise RuntimeError(f"{op}: complex inputs are not supported by ndgrad yet (got {name}, shape "
+                               f"{tuple(t.shape)}); complex works in linalg.inv, det, slogdet, solve, "
+                               f"solve_triangular, cholesky, qr, eig, eigvals, eigh, eigvalsh, svd, svdvals, "
+                               f"matrix_norm, cond, pinv, matrix_rank and lstsq")
         if name in ("float16", "bfloat16"):
             raise RuntimeError(f"{op}: Low precision dtypes not supported. Got {_torch_name(t.dtype)}; "
                                f"convert with .float() or .double() first")

@@ -45,18 +45,18 @@ class Cholesky(Node):
         return out.astype(a.dtype, copy=False)
 
     def backward(self, grad):
-        # With A = L L^T: gA = L^-T Phi(L^T gL) L^-1, Phi = the symmetric matrix whose lower half is
-        # tril(L^T gL) with its diagonal halved.
+        # With A = L L^H: gA = L^-H Phi(L^H gL) L^-1, Phi = the Hermitian matrix whose lower half is
+        # tril(L^H gL) with its diagonal halved (^H is ^T for real matrices).
         L = self.output()
-        lower = _shape.tril(matmul(L.mT, grad))
-        phi = 0.5 * (lower + _shape.tril(lower, -1).mT)
-        left = solve_triangular(L.mT, phi, upper=True)
+        lower = _shape.tril(matmul(L.mH, grad))
+        phi = 0.5 * (lower + _shape.tril(lower, -1).mH)
+        left = solve_triangular(L.mH, phi, upper=True)
         return solve_triangular(L, left, upper=False, left=False)
 
 
 def _cholesky(op, A, upper, check_errors):
     check_square(op, A)
-    check_float(op, A)
+    check_float(op, A, complex_ok=True)
     node = Cholesky()
     L = node.apply(A)
     infos = node.infos
@@ -64,7 +64,7 @@ def _cholesky(op, A, upper, check_errors):
         _errors.raise_not_pd(op, infos)
     xp = A.xp
     infos = xp.zeros(A.shape[:-2], dtype=xp.int32) if infos is None else xp.asarray(infos, dtype=xp.int32)
-    return (L.mT if upper else L), wrap(infos, A._device)
+    return (L.mH if upper else L), wrap(infos, A._device)
 
 
 def cholesky(A, *, upper=False, out=None):
@@ -80,15 +80,17 @@ def cholesky_ex(A, *, upper=False, check_errors=False, out=None):
 # -- QR --------------------------------------------------------------------------------------------
 
 def _copyltu(m):
-    """The symmetric matrix with m's lower triangle (diagonal included)."""
+    """The symmetric (Hermitian, real diagonal, for complex m) matrix with m's lower triangle."""
+    if m.dtype.is_complex:
+        return _shape.tril(m, -1) + _shape.tril(m, -1).mH + _diag_embed(_shape.diagonal(m, 0, -2, -1).real)
     return _shape.tril(m) + _shape.tril(m, -1).mT
 
 
 def _qr_backward_tall(Q, R, gQ, gR):
-    """A = QR with A (m, n), m >= n, Q (m, n), R (n, n): gA = (gQ + Q copyltu(M)) R^-T."""
-    M = matmul(R, gR.mT) - matmul(gQ.mT, Q)
+    """A = QR with A (m, n), m >= n, Q (m, n), R (n, n): gA = (gQ + Q copyltu(M)) R^-H (^H is ^T if real)."""
+    M = matmul(R, gR.mH) - matmul(gQ.mH, Q)
     b = gQ + matmul(Q, _copyltu(M))
-    return solve_triangular(R.mT, b, upper=False, left=False)   # b R^-T
+    return solve_triangular(R.mH, b, upper=False, left=False)   # b R^-H
 
 
 class QR(PackedNode):
@@ -118,7 +120,7 @@ class QR(PackedNode):
         A = self.input(0)
         Y, R1 = A[..., :, m:], R[..., :, :m]
         gR1, gR2 = gR[..., :, :m], gR[..., :, m:]
-        gX = _qr_backward_tall(Q, R1, gQ + matmul(Y, gR2.mT), gR1)
+        gX = _qr_backward_tall(Q, R1, gQ + matmul(Y, gR2.mH), gR1)
         gY = matmul(Q, gR2)
         return _shape.cat([gX, gY], -1)
 
@@ -127,7 +129,7 @@ def qr(A, mode="reduced", *, out=None):
     """(Q, R) with A = QR; mode 'reduced' (k = min(m, n) columns), 'complete' (Q square), or 'r' (Q empty)."""
     op = "linalg.qr"
     check_matrix(op, A)
-    check_float(op, A)
+    check_float(op, A, complex_ok=True)
     if mode not in ("reduced", "complete", "r"):
         raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), "
                            f"'r', or 'complete'")
@@ -159,13 +161,19 @@ class Eigh(PackedNode):
         return [w.astype(a.dtype, copy=False), v.astype(a.dtype, copy=False)]
 
     def rule(self, grads, outputs):
-        # gA = V (diag(gL) + F * (V^T gV)) V^T, F_ij = 1 / (L_j - L_i) off the diagonal, made symmetric
-        # as PyTorch does (A is symmetric, so only its symmetric part of the gradient is meaningful)
+        # gA = V (diag(gL) + F * (V^H gV)) V^H, F_ij = 1 / (L_j - L_i) off the diagonal, made Hermitian
+        # as PyTorch does (A is Hermitian, so only that part of the gradient is meaningful); ^H is ^T for
+        # real matrices. Complex eigenvalues come packed as complex numbers with a zero imaginary part.
         (gL, gV), (L, V) = grads, outputs
+        projected = matmul(V.mH, gV)
+        if V.dtype.is_complex:
+            from .eig import check_phase_invariant
+            check_phase_invariant(self.xp, _shape.diagonal(projected, 0, -2, -1)._data, "linalg_eigh_backward")
+            L, gL = L.real, gL.real
         F = _off_diagonal_reciprocal(L[..., None, :] - L[..., :, None])
-        inner = _diag_embed(gL) + F * matmul(V.mT, gV)
-        gA = matmul(matmul(V, inner), V.mT)
-        return 0.5 * (gA + gA.mT)
+        inner = _diag_embed(gL) + F * projected
+        gA = matmul(matmul(V, inner), V.mH)
+        return 0.5 * (gA + gA.mH)
 
 
 def _check_uplo(op, UPLO):
@@ -177,19 +185,23 @@ def _check_uplo(op, UPLO):
 def eigh(A, UPLO="L", *, out=None):
     """(eigenvalues ascending, eigenvectors as columns) of a symmetric matrix; reads only the UPLO triangle."""
     check_square("linalg.eigh", A)
-    check_float("linalg.eigh", A)
+    check_float("linalg.eigh", A, complex_ok=True)
     node = Eigh(_check_uplo("linalg.eigh", UPLO))
-    return _EIGH(*node.unpack(node.apply(A)))
+    values, vectors = node.unpack(node.apply(A))
+    if A.dtype.is_complex:   # packed with the complex eigenvectors; the eigenvalues of a Hermitian A are real
+        values = values.real
+    return _EIGH(values, vectors)
 
 
 def eigvalsh(A, UPLO="L", *, out=None):
     """Eigenvalues (ascending) of a symmetric matrix."""
     check_square("linalg.eigvalsh", A)
-    check_float("linalg.eigvalsh", A)
+    check_float("linalg.eigvalsh", A, complex_ok=True)
     uplo = _check_uplo("linalg.eigvalsh", UPLO)
     if _needs_graph(A):
         return eigh(A, uplo).eigenvalues
-    return wrap(A.xp.linalg.eigvalsh(A._data, UPLO=uplo).astype(A._data.dtype, copy=False), A._device)
+    real_dtype = A._data.real.dtype   # real eigenvalues, also for a complex Hermitian A
+    return wrap(A.xp.linalg.eigvalsh(A._data, UPLO=uplo).astype(real_dtype, copy=False), A._device)
 
 
 def _needs_graph(t):
@@ -226,37 +238,59 @@ class SVD(PackedNode):
         if self.full_matrices:   # the extra columns of U / rows of Vh are arbitrary: only the first k count
             U, gU = U[..., :, :k], gU[..., :, :k]
             Vh, gVh = Vh[..., :k, :], gVh[..., :k, :]
-        V, gV = Vh.mT, gVh.mT
+        # ^H is ^T for real matrices; complex singular values come packed with a zero imaginary part
+        is_complex = U.dtype.is_complex
+        if is_complex:
+            S, gS = S.real, gS.real
+        V, gV = Vh.mH, gVh.mH
         s_row, s_col = S[..., None, :], S[..., :, None]
         F = _off_diagonal_reciprocal(s_row * s_row - s_col * s_col)   # 1 / (s_j^2 - s_i^2)
-        UtgU = matmul(U.mT, gU)
-        VtgV = matmul(V.mT, gV)
-        J = F * (UtgU - UtgU.mT)
-        K = F * (VtgV - VtgV.mT)
+        UtgU = matmul(U.mH, gU)
+        VtgV = matmul(V.mH, gV)
+        J = F * (UtgU - UtgU.mH)
+        K = F * (VtgV - VtgV.mH)
         inner = J * s_row + _diag_embed(gS) + s_col * K
+        if is_complex:
+            # singular vectors are defined up to a common phase per pair (u_k, v_k): the loss must not see it
+            diag_u = _shape.diagonal(UtgU, 0, -2, -1)
+            _check_svd_phase(self.xp, diag_u._data, _shape.diagonal(VtgV, 0, -2, -1)._data)
+            inner = inner + _diag_embed(diag_u.imag / S) * 1j
         gA = matmul(matmul(U, inner), Vh)
         if m > k:   # the part of gU outside U's column space
             proj = gU - matmul(U, UtgU)
             gA = gA + matmul(proj / s_row, Vh)
         if n > k:
             proj = gV - matmul(V, VtgV)
-            gA = gA + matmul(U / s_row, proj.mT)
+            gA = gA + matmul(U / s_row, proj.mH)
         return gA
+
+
+def _check_svd_phase(xp, diag_u, diag_v):
+    """torch's test that Im diag(U^H gU) = -Im diag(V^H gV) (the loss ignores the pairs' phases)."""
+    a, b = diag_u.imag, -diag_v.imag
+    if diag_u.size and not bool((xp.abs(a - b) <= 1e-2 + 1e-2 * xp.abs(b)).all()):
+        raise RuntimeError(
+            "svd_backward: The singular vectors in the complex case are specified up to multiplication by "
+            "e^{i phi}. The specified loss function depends on this phase term, making it ill-defined. Use a "
+            "phase-invariant quantity (e.g. U.abs(), or U @ diag(S) @ Vh)")
 
 
 def svd(A, full_matrices=True, *, driver=None, out=None):
     """(U, S, Vh) with A = U diag(S) Vh, S descending; full_matrices=False gives the reduced form."""
     check_matrix("linalg.svd", A)
-    check_float("linalg.svd", A)
+    check_float("linalg.svd", A, complex_ok=True)
     node = SVD(bool(full_matrices))
-    return _SVD(*node.unpack(node.apply(A)))
+    U, S, Vh = node.unpack(node.apply(A))
+    if A.dtype.is_complex:   # packed with the complex singular vectors; singular values are real
+        S = S.real
+    return _SVD(U, S, Vh)
 
 
 def svdvals(A, *, driver=None, out=None):
     """Singular values, descending."""
     check_matrix("linalg.svdvals", A)
-    check_float("linalg.svdvals", A)
+    check_float("linalg.svdvals", A, complex_ok=True)
     if _needs_graph(A) or A.numel() == 0:
         return svd(A, full_matrices=False).S
     s = A.xp.linalg.svd(A._data, compute_uv=False)
-    return wrap(s.astype(A._data.dtype, copy=False), A._device)
+    return wrap(s.astype(A._data.real.dtype, copy=False), A._device)

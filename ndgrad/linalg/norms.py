@@ -25,7 +25,7 @@ def _dims_tuple(dim, ndim):
 def _cast_input(op, x, dtype):
     if dtype is not None:
         x = _ew.cast(x, to_dtype(dtype))
-    if not x.dtype.is_floating_point:
+    if not (x.dtype.is_floating_point or x.dtype.is_complex):
         raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got {x.dtype.name} "
                            f"(shape {tuple(x.shape)}); convert with .float() or pass dtype=")
     return x
@@ -92,6 +92,8 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=No
     """Matrix norms: 'fro', 'nuc', inf, -inf, 1, -1, 2, -2 over the two dims ``dim``."""
     op = "linalg.matrix_norm"
     check_matrix(op, A)
+    if A.dtype.is_complex and dtype is None and ord in ("fro", 1, -1, _INF, -_INF):
+        A = _ew.abs(A)   # these norms only see the magnitudes (2 and 'nuc' take the complex svd)
     A = _cast_input(op, A, dtype)
     d0, d1 = _two_dims(tuple(dim), A.ndim, op)
     if ord == "fro":
@@ -148,7 +150,7 @@ def cond(A, p=None, *, out=None):
     """Condition number: s_max / s_min for p None/2 (s_min / s_max for -2), else norm(A, p) * norm(inv(A), p)."""
     op = "linalg.cond"
     check_matrix(op, A)
-    check_float(op, A)
+    check_float(op, A, complex_ok=True)
     if p in (None, 2, -2):
         s = svdvals(A)
         if s.shape[-1] == 0:   # an empty matrix: PyTorch says 0 (a constant)

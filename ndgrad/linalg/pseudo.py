@@ -23,7 +23,8 @@ def _eps(t):
 def _as_tensor_like(value, like):
     if value is None or hasattr(value, "_data"):
         return value
-    return wrap(like.xp.asarray(value, dtype=like._data.dtype), like._device)
+    # tolerances compare with singular values: real, also for a complex matrix
+    return wrap(like.xp.asarray(value, dtype=like._data.real.dtype), like._device)
 
 
 def _tolerance(op, A, values, atol, rtol, rcond=None):
@@ -59,20 +60,21 @@ class PseudoInverse(Node):
             values, vectors = xp.linalg.eigh(a)
             left, right = vectors, vectors
         else:
-            left, values, right_t = xp.linalg.svd(a, full_matrices=False)
-            right = xp.swapaxes(right_t, -1, -2)
+            left, values, right_h = xp.linalg.svd(a, full_matrices=False)
+            right = xp.conj(xp.swapaxes(right_h, -1, -2))   # V = Vh^H (a plain transpose for real A)
         magnitude = xp.abs(values)
         tol = self.rtol * magnitude.max(axis=-1)
         if self.atol is not None:
             tol = xp.maximum(tol, self.atol)
         keep = magnitude > tol[..., None]
         inverse = xp.where(keep, 1 / xp.where(keep, values, 1), 0)
-        return xp.matmul(right * inverse[..., None, :], xp.swapaxes(left, -1, -2)).astype(a.dtype, copy=False)
+        left_h = xp.conj(xp.swapaxes(left, -1, -2)) if a.dtype.kind == "c" else xp.swapaxes(left, -1, -2)
+        return xp.matmul(right * inverse[..., None, :], left_h).astype(a.dtype, copy=False)
 
     def backward(self, grad):
-        # dX = -X dA X + X X^T dA^T (I - A X) + (I - X A) dA^T X^T X, read as an adjoint
+        # dX = -X dA X + X X^H dA^H (I - A X) + (I - X A) dA^H X^H X, read as an adjoint (^H is ^T if real)
         A, X = self.input(0), self.output()
-        Xt, gt = X.mT, grad.mT
+        Xt, gt = X.mH, grad.mH
         away_from_range = gt - matmul(matmul(A, X), gt)        # (I - A X) g^T
         away_from_rows = gt - matmul(gt, matmul(X, A))         # g^T (I - X A)
         return (-matmul(matmul(Xt, grad), Xt) + matmul(away_from_range, matmul(X, Xt))
@@ -96,7 +98,7 @@ def pinv(A, rcond=None, hermitian=False, *, atol=None, rtol=None, out=None):
     """Moore-Penrose pseudo-inverse; singular values <= max(atol, rtol * s_max) count as zero."""
     op = "linalg.pinv"
     check_matrix(op, A)
-    check_float(op, A)
+    check_float(op, A, complex_ok=True)
     if hermitian:
         check_square(op, A)
     atol, rtol = _raw_tolerances(A, atol, rtol, rcond)
@@ -107,7 +109,7 @@ def matrix_rank(A, tol=None, hermitian=False, *, atol=None, rtol=None, out=None)
     """The number of singular values above max(atol, rtol * s_max) (int64)."""
     op = "linalg.matrix_rank"
     check_matrix(op, A)
-    check_float(op, A)
+    check_float(op, A, complex_ok=True)
     if tol is not None:   # the old spelling: an absolute tolerance
         atol, rtol = tol, 0.0 if rtol is None else rtol
     values = eigh(A.detach()).eigenvalues.abs() if hermitian else svdvals(A.detach())
@@ -124,7 +126,7 @@ def lstsq(A, B, rcond=None, *, driver=None):
     """(solution, residuals, rank, singular_values) of min ||A X - B||, through the pseudo-inverse."""
     op = "torch.linalg.lstsq"
     check_matrix(op, A)
-    check_float(op, A, B)
+    check_float(op, A, B, complex_ok=True)
     drivers = ("gels", "gelsy", "gelsd", "gelss")
     if driver is not None and driver not in drivers:
         raise RuntimeError(f"{op}: parameter `driver` should be one of (gels, gelsy, gelsd, gelss), got {driver!r}")
@@ -145,10 +147,12 @@ def lstsq(A, B, rcond=None, *, driver=None):
     empty = A.reshape(-1)[:0]   # PyTorch's empty results are still part of the graph
     residuals = empty
     if driver != "gelsy" and m > n and bool((rank._data == n).all()):
-        residuals = _reduce.sum(_ew.pow(matmul(A, solution) - B2, 2), -2)
+        misfit = matmul(A, solution) - B2
+        residuals = _reduce.sum(_ew.pow(misfit.abs() if misfit.dtype.is_complex else misfit, 2), -2)
     if vector:
         solution = _shape.squeeze(solution, -1)
     if driver == "gels":
         rank = wrap(xp.zeros((0,), dtype=xp.int64), A._device)
-    singular_values = S if driver in ("gelsd", "gelss") else wrap(xp.zeros((0,), dtype=A._data.dtype), A._device)
+    real_dtype = A._data.real.dtype   # singular values are real, also for complex A
+    singular_values = S if driver in ("gelsd", "gelss") else wrap(xp.zeros((0,), dtype=real_dtype), A._device)
     return _LSTSQ(solution, residuals, rank, singular_values)

@@ -54,21 +54,22 @@ class Inverse(Node):
             return xp.where((infos != 0)[..., None, None], xp.nan, xp.linalg.inv(safe)).astype(a.dtype)
 
     def backward(self, grad):
-        inverse_t = self.output().mT
-        return -matmul(matmul(inverse_t, grad), inverse_t)
+        # the adjoint (not the transpose) makes the same rule right for complex matrices
+        inverse_h = self.output().mH
+        return -matmul(matmul(inverse_h, grad), inverse_h)
 
 
 def inv(A, *, out=None):
     """Inverse of a square matrix (or of each in a batch); raises LinAlgError on a singular one."""
     check_square("linalg.inv", A)
-    check_float("linalg.inv", A)
+    check_float("linalg.inv", A, complex_ok=True)
     return Inverse().apply(A)
 
 
 def inv_ex(A, *, check_errors=False, out=None):
     """(inverse, info): info is 0 where the matrix was invertible, else the index of the zero pivot."""
     check_square("linalg.inv_ex", A)
-    check_float("linalg.inv_ex", A)
+    check_float("linalg.inv_ex", A, complex_ok=True)
     inverse = Inverse(check_errors).apply(A)
     xp = A.xp
     bad = ~xp.isfinite(inverse._data).all(axis=(-1, -2)) if A.numel() else xp.zeros(A.shape[:-2], bool)
@@ -90,16 +91,21 @@ class Det(Node):
         # d det = tr(adj(A) dA): the gradient is adj(A)^T, which is det * A^-T when A is invertible
         A, det_A = self.input(0), self.output()
         if not bool((self.output_array() == 0).any()):
-            return (grad * det_A)[..., None, None] * inv(A).mT
-        # A singular matrix still has an adjugate: with A = U diag(s) V^T it is
-        # adj(A)^T = det(U) det(V) U diag(prod of the other s_j) V^T
+            # conj(det * A^-T) for complex A (torch's convention); the same as det * A^-T for real A
+            return (grad * det_A.conj())[..., None, None] * inv(A).mH
+        # A singular matrix still has an adjugate: with A = U diag(s) V^H it is
+        # adj(A)^H = conj(det(U) det(V^H)) U diag(prod of the other s_j) V^H (for real A, det(U) det(V) = +-1)
         from .decompositions import svd
         U, S, Vh = svd(A)
         n = S.shape[-1]
         others = [_prod_except(S, i) for i in range(n)]
         cofactor_values = _shape.stack(others, -1) if n else S
         xp = self.xp
-        orientation = xp.sign(xp.linalg.det(U._data)) * xp.sign(xp.linalg.det(Vh._data))
+        if A.dtype.is_complex:
+            phase = xp.linalg.det(U._data) * xp.linalg.det(Vh._data)
+            orientation = xp.conj(phase) / xp.abs(phase)
+        else:
+            orientation = xp.sign(xp.linalg.det(U._data)) * xp.sign(xp.linalg.det(Vh._data))
         scale = wrap(xp.asarray(orientation, dtype=A._data.dtype), A._device) * grad
         return scale[..., None, None] * matmul(U * cofactor_values[..., None, :], Vh)
 
@@ -116,7 +122,7 @@ def _prod_except(values, i):
 def det(A, *, out=None):
     """Determinant of a square matrix (batched)."""
     check_square("linalg.det", A)
-    check_float("linalg.det", A)
+    check_float("linalg.det", A, complex_ok=True)
     return Det().apply(A)
 
 
@@ -125,21 +131,30 @@ class SlogDet(PackedNode):
     core_ndims = (0, 0)
 
     def compute(self, a):
+        # for complex A both parts are packed as complex; slogdet() takes the real part of logabsdet
         sign, logabsdet = self.xp.linalg.slogdet(a)
         return [self.xp.asarray(sign, dtype=a.dtype), self.xp.asarray(logabsdet, dtype=a.dtype)]
 
     def rule(self, grads, outputs):
-        _, grad_logabsdet = grads   # the sign is piecewise constant: no gradient
-        return grad_logabsdet[..., None, None] * inv(self.input(0)).mT
+        grad_sign, grad_logabsdet = grads
+        A = self.input(0)
+        if not A.dtype.is_complex:   # a real sign is piecewise constant: no gradient
+            return grad_logabsdet[..., None, None] * inv(A).mT
+        # a complex sign is the phase of det: d log det = d logabsdet + i d(phase) = tr(A^-1 dA)
+        sign = outputs[0]
+        g = grad_logabsdet.real + 1j * (grad_sign * sign.conj()).imag
+        return g[..., None, None] * inv(A).mH
 
 
 def slogdet(A, *, out=None):
     """(sign, logabsdet) with det(A) = sign * exp(logabsdet), stable where det over/underflows."""
     check_square("linalg.slogdet", A)
-    check_float("linalg.slogdet", A)
+    check_float("linalg.slogdet", A, complex_ok=True)
     node = SlogDet()
     packed = node.apply(A)
     sign, logabsdet = node.unpack(packed)
+    if A.dtype.is_complex:   # logabsdet is real
+        logabsdet = logabsdet.real
     return _SLOGDET(sign, logabsdet)
 
 
@@ -176,8 +191,8 @@ class Solve(Node):
     def backward(self, grad):
         A = self.input(0)
         need_a, need_b = self.needs_input_grad
-        grad_b = _solve_left(A.mT, grad)   # A^T gB = gX
-        grad_a = -matmul(grad_b, self.output().mT) if need_a else None
+        grad_b = _solve_left(A.mH, grad)   # A^H gB = gX (A^T gB = gX for real A)
+        grad_a = -matmul(grad_b, self.output().mH) if need_a else None
         return grad_a, (grad_b if need_b else None)
 
 
@@ -192,7 +207,7 @@ def _is_vector_rhs(A, B):
 
 def _solve(op, A, B, left, check_errors):
     check_square(op, A)
-    check_float(op, A, B)
+    check_float(op, A, B, complex_ok=True)
     vector = _is_vector_rhs(A, B)
     B2 = _shape.unsqueeze(B, -1) if vector else B
     n = A.shape[-1]
@@ -267,10 +282,11 @@ class SolveTriangular(Node):
     def backward(self, grad):
         A = self.input(0)
         need_a, need_b = self.needs_input_grad
-        grad_b = SolveTriangular(not self.upper, self.unitriangular).apply(A.mT, grad)
+        # adjoints (transposes for real matrices): the rule holds for complex A and B too
+        grad_b = SolveTriangular(not self.upper, self.unitriangular).apply(A.mH, grad)
         grad_a = None
         if need_a:
-            grad_a = _triangle(-matmul(grad_b, self.output().mT), self.upper, self.unitriangular)
+            grad_a = _triangle(-matmul(grad_b, self.output().mH), self.upper, self.unitriangular)
         return grad_a, (grad_b if need_b else None)
 
 
@@ -280,7 +296,7 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
     check_matrix(op, A)
     check_matrix(op, B, "B")
     check_square(op, A)
-    check_float(op, A, B)
+    check_float(op, A, B, complex_ok=True)
     n = A.shape[-1]
     if (B.shape[-2] if left else B.shape[-1]) != n:
         raise RuntimeError(f"{op}: Incompatible shapes of A and B for the equation {'AX = B' if left else 'XA = B'}"

@@ -41,6 +41,8 @@ def logdet(input):
     """log(det): NaN for a negative determinant, -inf for a zero one."""
     from . import elementwise as ew
     sign, logabsdet = _linalg().slogdet(input)
+    if input.dtype.is_complex:   # the complex log of det: log(sign) is i * its phase
+        return ew.log(sign) + logabsdet
     return ew.where(sign < 0, float("nan"), ew.where(sign == 0, float("-inf"), logabsdet))
 
 
@@ -64,7 +66,7 @@ def svd(input, some=True, compute_uv=True, *, out=None):
                  for k in (m, n)]
         return _SVD(zeros[0], S, zeros[1])
     U, S, Vh = linalg.svd(input, full_matrices=not some)
-    return _SVD(U, S, Vh.mT)
+    return _SVD(U, S, Vh.mH)   # V = Vh^H (Vh^T for real input)
 
 
 def qr(input, some=True, *, out=None):

@@ -1,5 +1,5 @@
 """Adadelta (``torch.optim.Adadelta``): step sizes from running averages of squared gradients and updates."""
-from .optimizer import Optimizer, _check_non_negative, _check_unsupported, _zeros_state
+from .optimizer import Optimizer, _check_non_negative, _check_unsupported
 
 __all__ = ["Adadelta"]
 
@@ -29,12 +29,7 @@ class Adadelta(Optimizer):
         super().__init__(params, defaults)
 
     def _state_for(self, p):
-        state = self.state[p]
-        if len(state) == 0:
-            state["step"] = self._step_counter()
-            state["square_avg"] = _zeros_state(p)
-            state["acc_delta"] = _zeros_state(p)
-        return state
+        return self._lazy_state(p, "square_avg", "acc_delta")
 
     def step(self, closure=None):
         """Perform a single optimization step; returns the closure's loss if one is given."""

@@ -61,6 +61,10 @@ class Adafactor(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
+                if p._data.dtype.kind == "c":
+                    raise RuntimeError(
+                        f"Adafactor does not support complex parameters (got a {p.dtype} parameter of shape "
+                        f"{tuple(p.shape)}); optimize torch.view_as_real(param) as a real parameter instead")
                 if eps1 is None:  # like torch, the first parameter's dtype decides for the whole group
                     eps1 = float(p.xp.finfo(p._data.dtype).eps)
                 self._update_param(p, group, lr, eps1)

@@ -41,7 +41,10 @@ class Adagrad(Optimizer):
         state = self.state[p]
         if len(state) == 0:
             state["step"] = self._step_counter()
-            state["sum"] = Tensor._wrap(p.xp.full_like(p._data, group["initial_accumulator_value"]))
+            start = group["initial_accumulator_value"]
+            if p._data.dtype.kind == "c":  # torch starts both parts of a complex sum at the value
+                start = complex(start, start)
+            state["sum"] = Tensor._wrap(p.xp.full_like(p._data, start))
         return state
 
     def step(self, closure=None):

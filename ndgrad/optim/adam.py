@@ -1,5 +1,5 @@
 """Adam and AdamW (``torch.optim.Adam`` / ``torch.optim.AdamW``), with amsgrad, maximize and weight decay."""
-from .optimizer import Optimizer, _check_non_negative, _check_unsupported, _zeros_state
+from .optimizer import Optimizer, _check_adam_options, _check_unsupported, _zeros_state
 
 __all__ = ["Adam", "AdamW"]
 
@@ -23,16 +23,7 @@ class Adam(Optimizer):
                  foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
                  decoupled_weight_decay=False):
         name = type(self).__name__
-        _check_non_negative(name, "learning rate", lr, "lr")
-        _check_non_negative(name, "epsilon value", eps, "eps")
-        betas = tuple(betas)
-        if len(betas) != 2:
-            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas}")
-        for i, beta in enumerate(betas):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(
-                    f"{name}: Invalid beta parameter at index {i}: {beta} (each beta must be in [0, 1))")
-        _check_non_negative(name, "weight_decay value", weight_decay, "weight_decay")
+        betas = _check_adam_options(name, lr, eps, betas, weight_decay)
         _check_unsupported(name, capturable=capturable, differentiable=differentiable, fused=fused)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         maximize=maximize, foreach=foreach, capturable=capturable,
@@ -87,11 +78,7 @@ class Adam(Optimizer):
         if p._device.type == "cuda" and not amsgrad and self._fused_gpu_step(
                 p, state, group, lr, step, decoupled):
             return
-        if weight_decay != 0 and decoupled:
-            xp.multiply(p._data, 1 - lr * weight_decay, out=p._data)
-            grad = self._grad_for_update(p, group["maximize"], 0)
-        else:
-            grad = self._grad_for_update(p, group["maximize"], weight_decay)
+        grad = self._grad_after_decay(p, group["maximize"], weight_decay, lr, decoupled)
         exp_avg = state["exp_avg"]._data
         exp_avg_sq = state["exp_avg_sq"]._data
         tmp = self._scratch(p, "tmp")

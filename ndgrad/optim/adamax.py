@@ -1,17 +1,7 @@
 """Adamax (``torch.optim.Adamax``): Adam with the infinity norm of past gradients as the denominator."""
-from .optimizer import Optimizer, _check_non_negative, _check_unsupported, _zeros_state
+from .optimizer import Optimizer, _check_adam_options, _check_unsupported
 
 __all__ = ["Adamax"]
-
-
-def _check_betas(name, betas):
-    betas = tuple(betas)
-    if len(betas) != 2:
-        raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas}")
-    for i, beta in enumerate(betas):
-        if not 0.0 <= beta < 1.0:
-            raise ValueError(f"{name}: Invalid beta parameter at index {i}: {beta} (each beta must be in [0, 1))")
-    return betas
 
 
 class Adamax(Optimizer):
@@ -28,22 +18,14 @@ class Adamax(Optimizer):
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *,
                  maximize=False, differentiable=False, capturable=False):
-        _check_non_negative("Adamax", "learning rate", lr, "lr")
-        _check_non_negative("Adamax", "epsilon value", eps, "eps")
-        betas = _check_betas("Adamax", betas)
-        _check_non_negative("Adamax", "weight_decay value", weight_decay, "weight_decay")
+        betas = _check_adam_options("Adamax", lr, eps, betas, weight_decay)
         _check_unsupported("Adamax", capturable=capturable, differentiable=differentiable)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach,
                         maximize=maximize, differentiable=differentiable, capturable=capturable)
         super().__init__(params, defaults)
 
     def _state_for(self, p):
-        state = self.state[p]
-        if len(state) == 0:
-            state["step"] = self._step_counter()
-            state["exp_avg"] = _zeros_state(p)
-            state["exp_inf"] = _zeros_state(p)
-        return state
+        return self._lazy_state(p, "exp_avg", "exp_inf")
 
     def step(self, closure=None):
         """Perform a single optimization step; returns the closure's loss if one is given."""

@@ -30,6 +30,15 @@ def _from_state(value):
     return value._data if isinstance(value, Tensor) else value
 
 
+def _as_real(data):
+    """A complex array's memory seen as (real, imag) pairs in a last dim of 2; a real array as is."""
+    return data[..., None].view(data.real.dtype) if data.dtype.kind == "c" else data
+
+
+def _real_flat(data):
+    return _as_real(data).reshape(-1)
+
+
 class LBFGS(Optimizer):
     """Implements L-BFGS, like ``torch.optim.LBFGS`` (one parameter group; ``step`` needs a closure).
 
@@ -66,12 +75,13 @@ class LBFGS(Optimizer):
 
     def _numel(self):
         if self._numel_cache is None:
-            self._numel_cache = sum(p.numel() for p in self._params)
+            # a complex parameter counts as its (real, imag) pairs, as in torch
+            self._numel_cache = sum(p._data.size * (2 if p._data.dtype.kind == "c" else 1) for p in self._params)
         return self._numel_cache
 
     def _gather_flat_grad(self):
         xp = self._params[0].xp
-        views = [p.grad._data.reshape(-1) if p.grad is not None else xp.zeros(p.numel(), dtype=p._data.dtype)
+        views = [_real_flat(p.grad._data if p.grad is not None else xp.zeros(p.numel(), dtype=p._data.dtype))
                  for p in self._params]
         return xp.concatenate(views, 0)
 
@@ -80,8 +90,9 @@ class LBFGS(Optimizer):
         offset = 0
         step_size = float(step_size)
         for p in self._params:
-            numel = p.numel()
-            p._data += step_size * update[offset:offset + numel].reshape(p._data.shape)
+            data = _as_real(p._data)
+            numel = data.size
+            data += step_size * update[offset:offset + numel].reshape(data.shape)
             p._bump_version()
             offset += numel
 

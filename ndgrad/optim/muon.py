@@ -110,6 +110,8 @@ class Muon(Optimizer):
                         f"Muon only supports 2D parameters whereas we found a parameter with size: "
                         f"{tuple(p.shape)}; optimize it with another optimizer (e.g. AdamW)")
 
+    _supports_complex = False  # Newton-Schulz orthogonalization is defined for real matrices, as in torch
+
     def step(self, closure=None):
         """Perform a single optimization step; returns the closure's loss if one is given."""
         return self._step_params(closure, self._update_param)

@@ -1,6 +1,5 @@
 """NAdam (``torch.optim.NAdam``): Adam with Nesterov momentum and a momentum-decay schedule."""
-from .adamax import _check_betas
-from .optimizer import Optimizer, _check_non_negative, _check_unsupported, _zeros_state
+from .optimizer import Optimizer, _check_adam_options, _check_non_negative, _check_unsupported, _zeros_state
 
 __all__ = ["NAdam"]
 
@@ -23,10 +22,7 @@ class NAdam(Optimizer):
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
                  decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
                  differentiable=False):
-        _check_non_negative("NAdam", "learning rate", lr, "lr")
-        _check_non_negative("NAdam", "epsilon value", eps, "eps")
-        betas = _check_betas("NAdam", betas)
-        _check_non_negative("NAdam", "weight_decay value", weight_decay, "weight_decay")
+        betas = _check_adam_options("NAdam", lr, eps, betas, weight_decay)
         _check_non_negative("NAdam", "momentum_decay value", momentum_decay, "momentum_decay")
         _check_unsupported("NAdam", capturable=capturable, differentiable=differentiable)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, momentum_decay=momentum_decay,
@@ -57,11 +53,7 @@ class NAdam(Optimizer):
         state = self._state_for(p)
         step = self._increment(state["step"])
         bias_correction2 = 1 - beta2**step
-        if weight_decay != 0 and group["decoupled_weight_decay"]:
-            xp.multiply(p._data, 1 - lr * weight_decay, out=p._data)
-            grad = self._grad_for_update(p, group["maximize"], 0)
-        else:
-            grad = self._grad_for_update(p, group["maximize"], weight_decay)
+        grad = self._grad_after_decay(p, group["maximize"], weight_decay, lr, group["decoupled_weight_decay"])
 
         mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
         mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))

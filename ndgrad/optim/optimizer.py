@@ -9,6 +9,7 @@ steps, so a step allocates no parameter-sized arrays after the first one.
 import warnings
 from collections import defaultdict
 
+from ndgrad import dtypes
 from ndgrad.tensor import Tensor
 
 from . import hooks as _hooks
@@ -24,6 +25,27 @@ def _check_non_negative(optimizer_name, label, value, option):
     """Raise ValueError('<Opt>: Invalid <label>: <value> ...') when ``value < 0``."""
     if not 0.0 <= value:
         raise ValueError(f"{optimizer_name}: Invalid {label}: {value} ({option} must be >= 0)")
+
+
+def _check_betas(optimizer_name, betas):
+    """The (beta1, beta2) pair as a tuple; ValueError unless it is a pair with each beta in [0, 1)."""
+    betas = tuple(betas)
+    if len(betas) != 2:
+        raise ValueError(f"{optimizer_name}: betas must be a pair (beta1, beta2), got {betas}")
+    for i, beta in enumerate(betas):
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"{optimizer_name}: Invalid beta parameter at index {i}: {beta} "
+                             f"(each beta must be in [0, 1))")
+    return betas
+
+
+def _check_adam_options(optimizer_name, lr, eps, betas, weight_decay):
+    """The checks every Adam-family constructor runs, in torch's order; returns ``betas`` as a tuple."""
+    _check_non_negative(optimizer_name, "learning rate", lr, "lr")
+    _check_non_negative(optimizer_name, "epsilon value", eps, "eps")
+    betas = _check_betas(optimizer_name, betas)
+    _check_non_negative(optimizer_name, "weight_decay value", weight_decay, "weight_decay")
+    return betas
 
 
 def _check_unsupported(optimizer_name, **flags):
@@ -214,9 +236,45 @@ class Optimizer:
         for group in self.param_groups:
             lr = float(group["lr"])
             for p in group["params"]:
-                if p.grad is not None:
+                if p.grad is None:
+                    continue
+                if p._data.dtype.kind == "c":
+                    self._step_as_real(p, group, lr, update_param)
+                else:
                     update_param(p, group, lr)
         return loss
+
+    # optimizers whose update is not elementwise (Muon, Adafactor) set this False, as torch refuses them
+    _supports_complex = True
+
+    def _step_as_real(self, p, group, lr, update_param):
+        """Update complex ``p`` as its ``view_as_real`` pair, like torch: the update runs on real views
+        of the parameter, its grad and its state buffers (which stay complex in ``self.state``)."""
+        if not self._supports_complex:
+            raise RuntimeError(
+                f"{type(self).__name__} does not support complex parameters (got a {p.dtype} parameter of "
+                f"shape {tuple(p.shape)}); optimize torch.view_as_real(param) as a real parameter instead")
+        real_p = _real_view(p)
+        real_p.grad = _real_view(p.grad)
+        complex_state = self.state.get(p)
+        if complex_state:
+            self.state[real_p] = {k: _real_view(v) if _is_complex_tensor(v) else v
+                                  for k, v in complex_state.items()}
+        try:
+            update_param(real_p, group, lr)
+        finally:
+            real_state = self.state.pop(real_p, None)
+        if real_state is not None:
+            self.state[p] = {k: _as_complex_state(v, real_p, complex_state) for k, v in real_state.items()}
+
+    def _lazy_state(self, p, *names):
+        """``self.state[p]``, created on first use as a step counter and zero tensors named ``names``."""
+        state = self.state[p]
+        if len(state) == 0:
+            state["step"] = self._step_counter()
+            for name in names:
+                state[name] = _zeros_state(p)
+        return state
 
     def _evaluate_closure(self, closure):
         if closure is None:
@@ -240,6 +298,14 @@ class Optimizer:
             buf = p.xp.empty(data.size, dtype=data.dtype)
             self._workspace[key] = buf
         return buf[: data.size].reshape(data.shape)
+
+    def _grad_after_decay(self, p, maximize, weight_decay, lr, decoupled):
+        """The gradient an Adam-family update uses. Decoupled (AdamW-style) decay shrinks the weights in place
+        by ``1 - lr * weight_decay`` first; plain decay adds ``weight_decay * p`` to the gradient instead."""
+        if weight_decay != 0 and decoupled:
+            p.xp.multiply(p._data, 1 - lr * weight_decay, out=p._data)
+            return self._grad_for_update(p, maximize, 0)
+        return self._grad_for_update(p, maximize, weight_decay)
 
     def _grad_for_update(self, p, maximize, weight_decay):
         """The raw gradient the update uses: grad, -grad, plus ``weight_decay * p``.
@@ -410,6 +476,40 @@ class Optimizer:
                 if key != "params":
                     text += f"    {key}: {group[key]}\n"
         return text + ")"
+
+
+def _is_complex_tensor(value):
+    return isinstance(value, Tensor) and value._data.dtype.kind == "c"
+
+
+def _real_view(t):
+    """A temporary real view of complex tensor ``t`` (last dim 2); writes and version bumps reach ``t``."""
+    data = t._data
+    view = Tensor._wrap(data[..., None].view(data.real.dtype), t._device)
+    view._base = t if t._base is None else t._base
+    return view
+
+
+def _as_complex_state(value, real_p, complex_state):
+    """A state entry after a real-view step, back in the complex layout torch keeps.
+
+    Views made by :func:`_real_view` return their complex tensor; new buffers shaped like the real
+    view (created during the step) are reinterpreted as complex; anything else (counters) stays.
+    """
+    if not isinstance(value, Tensor):
+        return value
+    base = value._base
+    if base is not None and complex_state is not None and any(base is v for v in complex_state.values()):
+        return base
+    data = value._data
+    if data.shape != real_p._data.shape or data.dtype != real_p._data.dtype or data.ndim == 0:
+        return value
+    xp = real_p.xp
+    data = xp.ascontiguousarray(data)
+    complex_dtype = dtypes.dtype_of(data).to_complex().np
+    if data.size == 0:
+        return Tensor._wrap(xp.empty(data.shape[:-1], dtype=complex_dtype), real_p._device)
+    return Tensor._wrap(data.view(complex_dtype)[..., 0], real_p._device)
 
 
 def _copy_option(value):

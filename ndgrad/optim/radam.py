@@ -1,6 +1,5 @@
 """RAdam (``torch.optim.RAdam``): Adam with a rectified (variance-corrected) adaptive learning rate."""
-from .adamax import _check_betas
-from .optimizer import Optimizer, _check_non_negative, _check_unsupported, _zeros_state
+from .optimizer import Optimizer, _check_adam_options, _check_unsupported
 
 __all__ = ["RAdam"]
 
@@ -21,10 +20,7 @@ class RAdam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
                  differentiable=False):
-        _check_non_negative("RAdam", "learning rate", lr, "lr")
-        _check_non_negative("RAdam", "epsilon value", eps, "eps")
-        betas = _check_betas("RAdam", betas)
-        _check_non_negative("RAdam", "weight_decay value", weight_decay, "weight_decay")
+        betas = _check_adam_options("RAdam", lr, eps, betas, weight_decay)
         _check_unsupported("RAdam", capturable=capturable, differentiable=differentiable)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize,
                         foreach=foreach, capturable=capturable, decoupled_weight_decay=decoupled_weight_decay,
@@ -32,12 +28,7 @@ class RAdam(Optimizer):
         super().__init__(params, defaults)
 
     def _state_for(self, p):
-        state = self.state[p]
-        if len(state) == 0:
-            state["step"] = self._step_counter()
-            state["exp_avg"] = _zeros_state(p)
-            state["exp_avg_sq"] = _zeros_state(p)
-        return state
+        return self._lazy_state(p, "exp_avg", "exp_avg_sq")
 
     def step(self, closure=None):
         """Perform a single optimization step; returns the closure's loss if one is given."""
@@ -50,11 +41,7 @@ class RAdam(Optimizer):
         xp = p.xp
         state = self._state_for(p)
         step = self._increment(state["step"])
-        if weight_decay != 0 and group["decoupled_weight_decay"]:
-            xp.multiply(p._data, 1 - lr * weight_decay, out=p._data)
-            grad = self._grad_for_update(p, group["maximize"], 0)
-        else:
-            grad = self._grad_for_update(p, group["maximize"], weight_decay)
+        grad = self._grad_after_decay(p, group["maximize"], weight_decay, lr, group["decoupled_weight_decay"])
         exp_avg = state["exp_avg"]._data
         exp_avg_sq = state["exp_avg_sq"]._data
         update = self._scratch(p, "update")

@@ -4,8 +4,7 @@ ndgrad has no sparse gradients yet (``nn.Embedding(sparse=True)`` is refused), a
 SparseAdam refuses dense gradients; so, exactly like torch given a dense gradient, ``step``
 raises a RuntimeError that points to Adam. Construction, param groups and state_dict work.
 """
-from .adamax import _check_betas
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _check_betas
 
 __all__ = ["SparseAdam"]
 
