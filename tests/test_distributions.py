@@ -115,6 +115,17 @@ def _compare(name, make, arrays, method, shape_note=""):
     check_op(inputs, lambda *t: run(TD, *t), lambda *n: run(ND, *n))
 
 
+def check_method(make, arrays, method, value=None):
+    """make(TD, *arrays) against make(ND, *arrays): ``log_prob(value)``, ``entropy()`` or the property ``method``."""
+    if method == "log_prob":
+        check_op(arrays + [value], lambda *t: make(TD, *t[:-1]).log_prob(t[-1]),
+                 lambda *n: make(ND, *n[:-1]).log_prob(n[-1]))
+    elif method == "entropy":
+        check_op(arrays, lambda *t: make(TD, *t).entropy(), lambda *n: make(ND, *n).entropy())
+    else:
+        check_op(arrays, lambda *t: getattr(make(TD, *t), method), lambda *n: getattr(make(ND, *n), method))
+
+
 # torch itself fails on these (size-0 batches meet a reshape(..., -1) in its constraint checks or a max())
 TORCH_FAILS_ON_EMPTY = {"Beta", "BinomialLogits"}
 

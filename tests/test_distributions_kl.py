@@ -7,7 +7,7 @@ import torch.distributions as TD
 import ndgrad
 import ndgrad.distributions as ND
 from oracle import check_op, random_array
-from test_distributions import KL_MAKERS, _by_name, _params, _spd, _tril
+from test_distributions import KL_MAKERS, _by_name, _params, _spd, _tril, check_method
 
 
 # -- kl_divergence ------------------------------------------------------------------------------------------
@@ -65,15 +65,7 @@ def test_multivariate_normal_against_torch(kind, loc_shape, cov_batch, method):
     make, matrix = MVN_MAKERS[kind]
     loc = random_array(loc_shape)
     cov = matrix(cov_batch, loc_shape[-1])
-    value = random_array((2,) + loc_shape)
-    if method == "log_prob":
-        check_op([loc, cov, value], lambda m, c, x: make(TD, m, c).log_prob(x),
-                 lambda m, c, x: make(ND, m, c).log_prob(x))
-    elif method == "entropy":
-        check_op([loc, cov], lambda m, c: make(TD, m, c).entropy(), lambda m, c: make(ND, m, c).entropy())
-    else:
-        check_op([loc, cov], lambda m, c: getattr(make(TD, m, c), method),
-                 lambda m, c: getattr(make(ND, m, c), method))
+    check_method(make, [loc, cov], method, random_array((2,) + loc_shape))
 
 
 def _lowrank(D, m, w, d):
@@ -85,15 +77,8 @@ def _lowrank(D, m, w, d):
 @pytest.mark.parametrize("batch", [(), (2,)], ids=str)
 def test_lowrank_multivariate_normal_against_torch(method, batch):
     loc, w, d = random_array(batch + (4,)), random_array((4, 2)), random_array(batch + (4,), low=0.5, high=2)
-    if method == "log_prob":
-        value = random_array((3,) + batch + (4,))
-        check_op([loc, w, d, value], lambda m, a, b, x: _lowrank(TD, m, a, b).log_prob(x),
-                 lambda m, a, b, x: _lowrank(ND, m, a, b).log_prob(x))
-    elif method == "entropy":
-        check_op([loc, w, d], lambda *t: _lowrank(TD, *t).entropy(), lambda *n: _lowrank(ND, *n).entropy())
-    else:
-        check_op([loc, w, d], lambda *t: getattr(_lowrank(TD, *t), method),
-                 lambda *n: getattr(_lowrank(ND, *n), method))
+    value = random_array((3,) + batch + (4,)) if method == "log_prob" else None
+    check_method(_lowrank, [loc, w, d], method, value)
 
 
 @pytest.mark.parametrize("pair", ["mvn-mvn", "lowrank-lowrank", "mvn-lowrank", "lowrank-mvn"])

@@ -8,7 +8,8 @@ import torch.distributions as TD
 import ndgrad
 import ndgrad.distributions as ND
 from oracle import check_op, random_array
-from test_distributions import CASES, KINDS, KL_MAKERS, N_DRAWS, _compare, _params, _spd, _table, _tril
+from test_distributions import (CASES, KINDS, KL_MAKERS, N_DRAWS, _compare, _params, _spd, _table, _tril,
+                                check_method)
 
 
 # -- the rest of the families ----------------------------------------------------------------------------------
@@ -70,16 +71,11 @@ def test_wishart_against_torch(kind, method):
 
     def make(D, d, m):
         return D.Wishart(d, **{kind: m})
+    value = None
     if method == "log_prob":
         ndgrad.manual_seed(6)
         value = make(ND, ndgrad.tensor(df), ndgrad.tensor(matrix)).sample((2,)).numpy()
-        check_op([df, matrix, value], lambda d, m, x: make(TD, d, m).log_prob(x),
-                 lambda d, m, x: make(ND, d, m).log_prob(x))
-    elif method == "entropy":
-        check_op([df, matrix], lambda d, m: make(TD, d, m).entropy(), lambda d, m: make(ND, d, m).entropy())
-    else:
-        check_op([df, matrix], lambda d, m: getattr(make(TD, d, m), method),
-                 lambda d, m: getattr(make(ND, d, m), method))
+    check_method(make, [df, matrix], method, value)
 
 
 MORE_KL = [("ContinuousBernoulli", "ContinuousBernoulli"), ("Beta", "ContinuousBernoulli"),

@@ -8,15 +8,11 @@ import pytest
 import torch
 
 import ndgrad
-import oracle
-from oracle import check_op, check_error
-from ndgrad.autograd import gradcheck, gradgradcheck
+from oracle import check_error
+from op_tables import gradcheck_case, ids, ints, run
+from ndgrad.autograd import gradcheck
 
 pytestmark = pytest.mark.filterwarnings("ignore:index_reduce.. is in beta")
-
-
-def ints(*values):
-    return np.array(values, dtype=np.int64)
 
 
 def rand_index(shape, high, seed=0):
@@ -33,15 +29,6 @@ def with_zeros(shape, seed=0):
 
 
 MASK = np.array([[True, False, True, True], [False, False, True, False], [True, True, False, False]])
-
-
-def run(case, contiguous=True):
-    _, inputs, fn = case
-    return check_op(inputs, lambda *a: fn(torch, *a), lambda *a: fn(ndgrad, *a), contiguous=contiguous)
-
-
-def ids(table):
-    return [c[0] for c in table]
 
 
 def _reduce_cases():
@@ -196,10 +183,7 @@ GRAD_CASES = [
 
 @pytest.mark.parametrize("case", GRAD_CASES, ids=ids(GRAD_CASES))
 def test_gradcheck(case):
-    _, shapes, fn = case
-    inputs = [ndgrad.from_numpy(oracle.random_array(s, "float64")).requires_grad_() for s in shapes]
-    assert gradcheck(fn, inputs)
-    assert gradgradcheck(fn, inputs)
+    gradcheck_case(case)
 
 
 def test_prod_with_zeros_gradcheck():

@@ -8,23 +8,8 @@ import pytest
 import torch
 
 import ndgrad
-import oracle
-from oracle import check_op, check_error
-from ndgrad.autograd import gradcheck, gradgradcheck
-
-
-def ints(*values):
-    return np.array(values, dtype=np.int64)
-
-
-def run(case, contiguous=True, grad=True):
-    _, inputs, fn = case
-    return check_op(inputs, lambda *a: fn(torch, *a), lambda *a: fn(ndgrad, *a), contiguous=contiguous,
-                    grad=grad)
-
-
-def ids(table):
-    return [c[0] for c in table]
+from oracle import check_error
+from op_tables import gradcheck_case, ids, ints, run
 
 
 CASES = [
@@ -224,10 +209,7 @@ GRAD_CASES = [
 
 @pytest.mark.parametrize("case", GRAD_CASES, ids=ids(GRAD_CASES))
 def test_gradcheck(case):
-    _, shapes, fn = case
-    inputs = [ndgrad.from_numpy(oracle.random_array(s, "float64")).requires_grad_() for s in shapes]
-    assert gradcheck(fn, inputs)
-    assert gradgradcheck(fn, inputs)
+    gradcheck_case(case)
 
 
 # -- errors --------------------------------------------------------------------------------------------

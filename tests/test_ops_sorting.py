@@ -10,11 +10,7 @@ import torch
 import ndgrad
 import oracle
 from oracle import check_op, check_error
-from ndgrad.autograd import gradcheck, gradgradcheck
-
-
-def ints(*values):
-    return np.array(values, dtype=np.int64)
+from op_tables import gradcheck_case, ids, ints, run
 
 
 def small_ints(shape, high=3, seed=0):
@@ -26,16 +22,6 @@ NAN_ROWS = np.array([[1.0, np.nan, 3.0, np.nan, 5.0], [2.0, -1.0, 0.5, 4.0, 3.0]
                      [np.nan, np.nan, np.nan, np.nan, np.nan]])
 SORTED_ROWS = np.sort(np.random.default_rng(1).uniform(-2, 2, size=(3, 6)), axis=-1)
 SORTED_1D = np.sort(np.random.default_rng(2).uniform(-2, 2, size=7))
-
-
-def run(case, contiguous=True, grad=True):
-    _, inputs, fn = case
-    return check_op(inputs, lambda *a: fn(torch, *a), lambda *a: fn(ndgrad, *a), contiguous=contiguous,
-                    grad=grad)
-
-
-def ids(table):
-    return [c[0] for c in table]
 
 
 CASES = [
@@ -225,10 +211,7 @@ def _grad_cases():
 
 @pytest.mark.parametrize("case", _grad_cases(), ids=[c[0] for c in _grad_cases()])
 def test_gradcheck(case):
-    _, shapes, fn = case
-    inputs = [ndgrad.from_numpy(oracle.random_array(s, "float64")).requires_grad_() for s in shapes]
-    assert gradcheck(fn, inputs)
-    assert gradgradcheck(fn, inputs)
+    gradcheck_case(case)
 
 
 def test_logcumsumexp_second_derivative_matches_torch():

@@ -233,6 +233,14 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
     return _start(pg, "all_gather", [pg.comm.Iallgather(send, recv)], finish, async_op, tensor_list)
 
 
+def _check_holds_world(pg, op, whole, whole_name, part, part_name):
+    """The flat collectives: ``whole`` holds world_size ``part``s, element for element, of ``part``'s dtype."""
+    if whole.numel() != pg.size() * part.numel() or whole.dtype != part.dtype:
+        raise ValueError(f"[rank {_state.rank}] {op}: {whole_name} must hold world_size ({pg.size()}) x "
+                         f"{part_name}'s {part.numel()} elements of dtype {part.dtype}, got shape "
+                         f"{tuple(whole.shape)} {whole.dtype}")
+
+
 def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=False):
     """Rank i's ``input_tensor`` fills the i-th slice of ``output_tensor`` (concatenated or stacked on dim 0)."""
     pg = resolve(group, "all_gather_into_tensor")
@@ -240,10 +248,7 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
         return None
     _tensor(output_tensor, "all_gather_into_tensor", "output_tensor")
     _tensor(input_tensor, "all_gather_into_tensor", "input_tensor")
-    if output_tensor.numel() != pg.size() * input_tensor.numel() or output_tensor.dtype != input_tensor.dtype:
-        raise ValueError(f"[rank {_state.rank}] all_gather_into_tensor: output_tensor must hold world_size "
-                         f"({pg.size()}) x input_tensor's {input_tensor.numel()} elements of dtype "
-                         f"{input_tensor.dtype}, got shape {tuple(output_tensor.shape)} {output_tensor.dtype}")
+    _check_holds_world(pg, "all_gather_into_tensor", output_tensor, "output_tensor", input_tensor, "input_tensor")
     if pg.nccl is not None:
         return _nccl(pg, "all_gather_into_tensor")(pg, output_tensor, input_tensor, async_op)
     check_same(pg, "all_gather_into_tensor", input_tensor)
@@ -252,17 +257,25 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
                   lambda: B.store(output_tensor, recv), async_op, [output_tensor])
 
 
+def _rooted_list_args(pg, op, tensor, tensors, list_name, global_rank, group_rank, root_name):
+    """Check gather's / scatter's arguments; returns the root's group rank. Only the root (``dst`` / ``src``)
+    passes a list, of one tensor like ``tensor`` per rank; the other ranks pass none."""
+    _tensor(tensor, op)
+    root = _root(pg, global_rank, group_rank, op, root_name)
+    if pg.rank() == root:
+        _list_of(tensors, pg.size(), tensor, op, list_name)
+    elif tensors:
+        role = "destination" if root_name == "dst" else "source"
+        raise ValueError(f"Argument ``{list_name}`` must NOT be specified on non-{role} ranks.")
+    return root
+
+
 def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group_dst=None):
     """Rank ``dst`` receives every rank's ``tensor`` in ``gather_list``."""
     pg = resolve(group, "gather")
     if pg is None:
         return None
-    _tensor(tensor, "gather")
-    root = _root(pg, dst, group_dst, "gather", "dst")
-    if pg.rank() == root:
-        _list_of(gather_list, pg.size(), tensor, "gather", "gather_list")
-    elif gather_list:
-        raise ValueError("Argument ``gather_list`` must NOT be specified on non-destination ranks.")
+    root = _rooted_list_args(pg, "gather", tensor, gather_list, "gather_list", dst, group_dst, "dst")
     if pg.nccl is not None:
         return _nccl(pg, "gather")(pg, tensor, gather_list, root, async_op)
     check_same(pg, "gather", tensor, root)
@@ -282,12 +295,7 @@ def scatter(tensor, scatter_list=None, src=None, group=None, async_op=False, gro
     pg = resolve(group, "scatter")
     if pg is None:
         return None
-    _tensor(tensor, "scatter")
-    root = _root(pg, src, group_src, "scatter", "src")
-    if pg.rank() == root:
-        _list_of(scatter_list, pg.size(), tensor, "scatter", "scatter_list")
-    elif scatter_list:
-        raise ValueError("Argument ``scatter_list`` must NOT be specified on non-source ranks.")
+    root = _rooted_list_args(pg, "scatter", tensor, scatter_list, "scatter_list", src, group_src, "src")
     if pg.nccl is not None:
         return _nccl(pg, "scatter")(pg, tensor, scatter_list, root, async_op)
     check_same(pg, "scatter", tensor, root)
@@ -315,10 +323,7 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=F
         return None
     _tensor(output, "reduce_scatter_tensor", "output")
     _tensor(input, "reduce_scatter_tensor", "input")
-    if input.numel() != pg.size() * output.numel() or input.dtype != output.dtype:
-        raise ValueError(f"[rank {_state.rank}] reduce_scatter_tensor: input must hold world_size ({pg.size()}) "
-                         f"x output's {output.numel()} elements of dtype {output.dtype}, got shape "
-                         f"{tuple(input.shape)} {input.dtype}")
+    _check_holds_world(pg, "reduce_scatter_tensor", input, "input", output, "output")
     if pg.nccl is not None:
         return _nccl(pg, "reduce_scatter_tensor")(pg, output, input, op, async_op)
     return _reduce_scatter(pg, "reduce_scatter_tensor", output, B.host_array(input), op, async_op)

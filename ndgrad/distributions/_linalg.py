@@ -1,10 +1,12 @@
-"""The few differentiable linear-algebra pieces the multivariate distributions need (batched).
+"""The differentiable linear-algebra pieces the multivariate distributions need (batched).
 
-Private: ndgrad.linalg is being built elsewhere; these are small Nodes whose backward rules use Tensor
-ops, so second derivatives work too.
+Inverses come from ndgrad.linalg. Cholesky and the triangular solve stay here: ndgrad.linalg's versions
+need SciPy (an optional dependency) for their triangular solves, and the distributions report a
+non-positive-definite matrix as a ValueError. Backward rules use Tensor ops, so second derivatives work too.
 """
 from ndgrad.autograd.node import Node
 from ndgrad.backend import np
+from ndgrad.linalg import inv as inverse
 
 
 def _phi(a):
@@ -70,21 +72,6 @@ def batch_mahalanobis(bL, bx):
     """x^T (L L^T)^-1 x for lower-triangular L, batched over the leading dims of both."""
     solved = solve_triangular(bL, bx.unsqueeze(-1), upper=False).squeeze(-1)
     return (solved ** 2).sum(-1)
-
-
-class _Inverse(Node):
-    needs_output = True
-
-    def forward(self, a):
-        return self.xp.linalg.inv(a)
-
-    def backward(self, grad):
-        inv_t = self.output().mT
-        return -(inv_t @ grad @ inv_t)
-
-
-def inverse(a):
-    return _Inverse().apply(a)
 
 
 def cholesky_inverse(low):

@@ -5,45 +5,30 @@ import ndgrad
 from ndgrad.tensor import Size
 
 from . import constraints
+from ._params import CenteredAtLoc, expand_params
 from .distribution import Distribution, ExponentialFamily
 from .utils import broadcast_all, finfo, standard_normal, standard_uniform, open_uniform
 
 __all__ = ["Normal", "Uniform", "Exponential", "Laplace", "Cauchy", "StudentT"]
 
 
-def expand_params(self, cls, batch_shape, names, _instance):
-    """The shared body of ``expand``: a new instance whose parameters are expanded views."""
-    new = self._get_checked_instance(cls, _instance)
-    batch_shape = Size(tuple(batch_shape))
-    for name in names:
-        if name in self.__dict__:
-            setattr(new, name, self.__dict__[name].expand(batch_shape))
-    Distribution.__init__(new, batch_shape, validate_args=False)
-    new._validate_args = self._validate_args
-    return new
-
-
-class Normal(ExponentialFamily):
-    """Normal (Gaussian) with mean ``loc`` and standard deviation ``scale``."""
+class _LocScale:
+    """A location-scale family on the real line: ``loc`` and ``scale`` broadcast together form the batch."""
     arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
     support = constraints.real
     has_rsample = True
-    _mean_carrier_measure = 0
 
     def __init__(self, loc, scale, validate_args=None):
         self.loc, self.scale = broadcast_all(loc, scale)
         super().__init__(self.loc.shape, validate_args=validate_args)
 
+
+class Normal(CenteredAtLoc, _LocScale, ExponentialFamily):
+    """Normal (Gaussian) with mean ``loc`` and standard deviation ``scale``."""
+    _mean_carrier_measure = 0
+
     def expand(self, batch_shape, _instance=None):
         return expand_params(self, Normal, batch_shape, ("loc", "scale"), _instance)
-
-    @property
-    def mean(self):
-        return self.loc
-
-    @property
-    def mode(self):
-        return self.loc
 
     @property
     def stddev(self):
@@ -202,26 +187,11 @@ class Exponential(ExponentialFamily):
         return -ndgrad.log(-x)
 
 
-class Laplace(Distribution):
+class Laplace(CenteredAtLoc, _LocScale, Distribution):
     """Laplace (double exponential) with ``loc`` and ``scale``."""
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc, scale, validate_args=None):
-        self.loc, self.scale = broadcast_all(loc, scale)
-        super().__init__(self.loc.shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
         return expand_params(self, Laplace, batch_shape, ("loc", "scale"), _instance)
-
-    @property
-    def mean(self):
-        return self.loc
-
-    @property
-    def mode(self):
-        return self.loc
 
     @property
     def variance(self):
@@ -255,15 +225,8 @@ class Laplace(Distribution):
         return 1 + ndgrad.log(2 * self.scale)
 
 
-class Cauchy(Distribution):
+class Cauchy(_LocScale, Distribution):
     """Cauchy (Lorentz) with ``loc`` (median) and ``scale`` (half width at half maximum)."""
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc, scale, validate_args=None):
-        self.loc, self.scale = broadcast_all(loc, scale)
-        super().__init__(self.loc.shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
         return expand_params(self, Cauchy, batch_shape, ("loc", "scale"), _instance)

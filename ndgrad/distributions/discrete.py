@@ -7,18 +7,14 @@ import ndgrad.nn.functional as F
 from ndgrad.tensor import Size, Tensor
 
 from . import constraints
-from .continuous import expand_params
+from ._params import (BinaryProbsLogits, CategoricalView, GivenParamShape, expand_params, expand_probs_or_logits,
+                      require_exactly_one, set_probs_or_logits)
 from .distribution import Distribution, ExponentialFamily
 from .utils import (broadcast_all, finfo, lazy_property, logits_to_probs, probs_to_logits, standard_uniform,
                     binomial_draw, categorical_draw, poisson_draw)
 
 __all__ = ["Bernoulli", "Binomial", "Categorical", "Geometric", "Multinomial", "NegativeBinomial",
            "OneHotCategorical", "OneHotCategoricalStraightThrough", "Poisson"]
-
-
-def _exactly_one(probs, logits):
-    if (probs is None) == (logits is None):
-        raise ValueError("Either `probs` or `logits` must be specified, but not both.")
 
 
 def _enumerate(values, batch_shape, expand):
@@ -29,7 +25,7 @@ def _enumerate(values, batch_shape, expand):
     return values
 
 
-class Bernoulli(ExponentialFamily):
+class Bernoulli(BinaryProbsLogits, GivenParamShape, ExponentialFamily):
     """0/1 outcomes with success probability ``probs`` (or log-odds ``logits``)."""
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.boolean
@@ -37,18 +33,11 @@ class Bernoulli(ExponentialFamily):
     _mean_carrier_measure = 0
 
     def __init__(self, probs=None, logits=None, validate_args=None):
-        _exactly_one(probs, logits)
-        if probs is not None:
-            (self.probs,) = broadcast_all(probs)
-        else:
-            (self.logits,) = broadcast_all(logits)
-        self._param = self.probs if probs is not None else self.logits
+        set_probs_or_logits(self, probs, logits)
         super().__init__(self._param.shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = expand_params(self, Bernoulli, batch_shape, ("probs", "logits"), _instance)
-        new._param = new.probs if "probs" in self.__dict__ else new.logits
-        return new
+        return expand_probs_or_logits(self, Bernoulli, batch_shape, _instance)
 
     @property
     def mean(self):
@@ -62,18 +51,6 @@ class Bernoulli(ExponentialFamily):
     @property
     def variance(self):
         return self.probs * (1 - self.probs)
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self):
-        return self._param.shape
 
     def sample(self, sample_shape=Size()):
         shape = self._extended_shape(sample_shape)
@@ -102,13 +79,13 @@ class Bernoulli(ExponentialFamily):
         return ndgrad.log1p(ndgrad.exp(x))
 
 
-class Categorical(Distribution):
+class Categorical(GivenParamShape, Distribution):
     """One of K categories (the last dim of ``probs``/``logits``); samples are int64 indices."""
     arg_constraints = {"probs": constraints.simplex, "logits": constraints.independent(constraints.real, 1)}
     has_enumerate_support = True
 
     def __init__(self, probs=None, logits=None, validate_args=None):
-        _exactly_one(probs, logits)
+        require_exactly_one(probs, logits)
         if probs is not None:
             if probs.dim() < 1:
                 raise ValueError("`probs` parameter must be at least one-dimensional.")
@@ -150,10 +127,6 @@ class Categorical(Distribution):
         return logits_to_probs(self.logits)
 
     @property
-    def param_shape(self):
-        return self._param.shape
-
-    @property
     def mean(self):
         return ndgrad.full(self._extended_shape(), math.nan, dtype=self.probs.dtype, device=self.probs.device)
 
@@ -188,7 +161,7 @@ class Categorical(Distribution):
         return _enumerate(values, self._batch_shape, expand)
 
 
-class OneHotCategorical(Distribution):
+class OneHotCategorical(CategoricalView, Distribution):
     """Categorical whose samples are one-hot vectors (the event is the last dim)."""
     arg_constraints = {"probs": constraints.simplex, "logits": constraints.independent(constraints.real, 1)}
     support = constraints.one_hot
@@ -213,14 +186,6 @@ class OneHotCategorical(Distribution):
         return self._categorical._param
 
     @property
-    def probs(self):
-        return self._categorical.probs
-
-    @property
-    def logits(self):
-        return self._categorical.logits
-
-    @property
     def mean(self):
         return self._categorical.probs
 
@@ -232,10 +197,6 @@ class OneHotCategorical(Distribution):
     @property
     def variance(self):
         return self._categorical.probs * (1 - self._categorical.probs)
-
-    @property
-    def param_shape(self):
-        return self._categorical.param_shape
 
     def sample(self, sample_shape=Size()):
         sample_shape = Size(tuple(sample_shape) if not isinstance(sample_shape, int) else (sample_shape,))
@@ -277,27 +238,18 @@ def _clamp_by_zero(x):
     return (x.clamp(min=0) + x - x.clamp(max=0)) / 2
 
 
-class Binomial(Distribution):
+class Binomial(BinaryProbsLogits, GivenParamShape, Distribution):
     """Number of successes in ``total_count`` trials of success probability ``probs``."""
     arg_constraints = {"total_count": constraints.nonnegative_integer, "probs": constraints.unit_interval,
                        "logits": constraints.real}
     has_enumerate_support = True
 
     def __init__(self, total_count=1, probs=None, logits=None, validate_args=None):
-        _exactly_one(probs, logits)
-        if probs is not None:
-            self.total_count, self.probs = broadcast_all(total_count, probs)
-            self.total_count = self.total_count.type_as(self.probs)
-        else:
-            self.total_count, self.logits = broadcast_all(total_count, logits)
-            self.total_count = self.total_count.type_as(self.logits)
-        self._param = self.probs if probs is not None else self.logits
+        (self.total_count,) = set_probs_or_logits(self, probs, logits, total_count)
         super().__init__(self._param.shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = expand_params(self, Binomial, batch_shape, ("total_count", "probs", "logits"), _instance)
-        new._param = new.probs if "probs" in self.__dict__ else new.logits
-        return new
+        return expand_probs_or_logits(self, Binomial, batch_shape, _instance, companions=("total_count",))
 
     @constraints.dependent_property(is_discrete=True, event_dim=0)
     def support(self):
@@ -314,18 +266,6 @@ class Binomial(Distribution):
     @property
     def variance(self):
         return self.total_count * self.probs * (1 - self.probs)
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self):
-        return self._param.shape
 
     def sample(self, sample_shape=Size()):
         shape = self._extended_shape(sample_shape)
@@ -361,7 +301,7 @@ class Binomial(Distribution):
         return _enumerate(values, self._batch_shape, expand)
 
 
-class Multinomial(Distribution):
+class Multinomial(CategoricalView, Distribution):
     """Counts over K categories in ``total_count`` draws from ``probs``/``logits`` (the event is the last dim)."""
     arg_constraints = {"probs": constraints.simplex, "logits": constraints.independent(constraints.real, 1)}
 
@@ -396,18 +336,6 @@ class Multinomial(Distribution):
     @property
     def variance(self):
         return self.total_count * self.probs * (1 - self.probs)
-
-    @property
-    def logits(self):
-        return self._categorical.logits
-
-    @property
-    def probs(self):
-        return self._categorical.probs
-
-    @property
-    def param_shape(self):
-        return self._categorical.param_shape
 
     def sample(self, sample_shape=Size()):
         sample_shape = Size(tuple(sample_shape) if not isinstance(sample_shape, int) else (sample_shape,))
@@ -482,19 +410,14 @@ class Poisson(ExponentialFamily):
         return ndgrad.exp(x)
 
 
-class Geometric(Distribution):
+class Geometric(BinaryProbsLogits, Distribution):
     """Number of failures before the first success, success probability ``probs``."""
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.nonnegative_integer
 
     def __init__(self, probs=None, logits=None, validate_args=None):
-        _exactly_one(probs, logits)
-        if probs is not None:
-            (self.probs,) = broadcast_all(probs)
-        else:
-            (self.logits,) = broadcast_all(logits)
-        param = self.probs if probs is not None else self.logits
-        super().__init__(param.shape, validate_args=validate_args)
+        set_probs_or_logits(self, probs, logits)
+        super().__init__(self._param.shape, validate_args=validate_args)
         if self._validate_args and probs is not None:
             value = self.probs.detach()
             invalid = value <= 0
@@ -504,7 +427,7 @@ class Geometric(Distribution):
                                  f"{constraints.interval(0.0, 1.0)!r}, but found invalid values:\n{value[invalid]}")
 
     def expand(self, batch_shape, _instance=None):
-        return expand_params(self, Geometric, batch_shape, ("probs", "logits"), _instance)
+        return expand_probs_or_logits(self, Geometric, batch_shape, _instance)
 
     @property
     def mean(self):
@@ -517,14 +440,6 @@ class Geometric(Distribution):
     @property
     def variance(self):
         return (1.0 / self.probs - 1.0) / self.probs
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
 
     def sample(self, sample_shape=Size()):
         shape = self._extended_shape(sample_shape)
@@ -545,27 +460,18 @@ class Geometric(Distribution):
         return F.binary_cross_entropy_with_logits(self.logits, self.probs, reduction="none") / self.probs
 
 
-class NegativeBinomial(Distribution):
+class NegativeBinomial(BinaryProbsLogits, GivenParamShape, Distribution):
     """Number of successes before ``total_count`` failures, success probability ``probs``."""
     arg_constraints = {"total_count": constraints.greater_than_eq(0),
                        "probs": constraints.half_open_interval(0.0, 1.0), "logits": constraints.real}
     support = constraints.nonnegative_integer
 
     def __init__(self, total_count, probs=None, logits=None, validate_args=None):
-        _exactly_one(probs, logits)
-        if probs is not None:
-            self.total_count, self.probs = broadcast_all(total_count, probs)
-            self.total_count = self.total_count.type_as(self.probs)
-        else:
-            self.total_count, self.logits = broadcast_all(total_count, logits)
-            self.total_count = self.total_count.type_as(self.logits)
-        self._param = self.probs if probs is not None else self.logits
+        (self.total_count,) = set_probs_or_logits(self, probs, logits, total_count)
         super().__init__(self._param.shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = expand_params(self, NegativeBinomial, batch_shape, ("total_count", "probs", "logits"), _instance)
-        new._param = new.probs if "probs" in self.__dict__ else new.logits
-        return new
+        return expand_probs_or_logits(self, NegativeBinomial, batch_shape, _instance, companions=("total_count",))
 
     @property
     def mean(self):
@@ -578,18 +484,6 @@ class NegativeBinomial(Distribution):
     @property
     def variance(self):
         return self.mean / ndgrad.sigmoid(-self.logits)
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self):
-        return self._param.shape
 
     @lazy_property
     def _gamma(self):

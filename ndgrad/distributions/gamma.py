@@ -9,7 +9,7 @@ from ndgrad.autograd.node import Node
 from ndgrad.tensor import Size, Tensor
 
 from . import constraints
-from .continuous import expand_params
+from ._params import expand_params
 from .distribution import Distribution, ExponentialFamily
 from .utils import broadcast_all, device_draw, finfo
 

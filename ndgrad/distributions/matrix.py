@@ -4,40 +4,24 @@ import warnings
 from numbers import Number
 
 import ndgrad
-from ndgrad.autograd.node import Node
+from ndgrad.linalg import slogdet
 from ndgrad.tensor import Size
 
 from . import constraints
-from ._linalg import cholesky
+from ._linalg import cholesky_inverse
 from .distribution import Distribution, ExponentialFamily
 from .gamma import Beta, Chi2
-from .multivariate_normal import _precision_to_scale_tril
-from .utils import broadcast_all, finfo, lazy_property, standard_normal
+from .multivariate_normal import ScaleTrilMatrices, _scale_tril_of
+from .utils import broadcast_all, finfo, standard_normal
 
 __all__ = ["LKJCholesky", "Wishart"]
 
 _LOG_2 = math.log(2)
 
 
-class _LogAbsDet(Node):
-    """log|det A| (batched); d/dA = A^-T."""
-
-    def forward(self, a):
-        return self.xp.linalg.slogdet(a)[1]
-
-    def backward(self, grad):
-        from ._linalg import inverse
-        return grad.unsqueeze(-1).unsqueeze(-1) * inverse(self.input(0)).mT
-
-
-def _logabsdet(a):
-    return _LogAbsDet().apply(a)
-
-
 def _cholesky_solve(b, low):
     """(L L^T)^-1 B; like torch.cholesky_solve, the gradient reaches every entry of L (not just its triangle)."""
-    from ._linalg import inverse
-    return inverse(low @ low.mT) @ b
+    return cholesky_inverse(low) @ b
 
 
 class LKJCholesky(Distribution):
@@ -106,7 +90,7 @@ def _mvdigamma(x, p):
     return ndgrad.digamma(x.unsqueeze(-1) - steps.expand(tuple(x.shape) + (-1,))).sum(-1)
 
 
-class Wishart(ExponentialFamily):
+class Wishart(ScaleTrilMatrices, ExponentialFamily):
     """Wishart over positive-definite matrices with ``df`` and one of covariance / precision / scale_tril."""
     support = constraints.positive_definite
     has_rsample = True
@@ -144,12 +128,7 @@ class Wishart(ExponentialFamily):
                           "ndim.")
         super().__init__(Size(batch_shape), Size(event_shape), validate_args=validate_args)
         self._batch_dims = [-(x + 1) for x in range(len(self._batch_shape))]
-        if scale_tril is not None:
-            self._unbroadcasted_scale_tril = scale_tril
-        elif covariance_matrix is not None:
-            self._unbroadcasted_scale_tril = cholesky(covariance_matrix)
-        else:
-            self._unbroadcasted_scale_tril = _precision_to_scale_tril(precision_matrix)
+        self._unbroadcasted_scale_tril = _scale_tril_of(scale_tril, covariance_matrix, precision_matrix)
         self._dist_chi2 = self._bartlett_chi2(self.df, batch_shape)
 
     def _bartlett_chi2(self, df, batch_shape):
@@ -175,21 +154,6 @@ class Wishart(ExponentialFamily):
 
     def _matrix_shape(self):
         return tuple(self._batch_shape) + tuple(self._event_shape)
-
-    @lazy_property
-    def scale_tril(self):
-        return self._unbroadcasted_scale_tril.expand(self._matrix_shape())
-
-    @lazy_property
-    def covariance_matrix(self):
-        low = self._unbroadcasted_scale_tril
-        return (low @ low.mT).expand(self._matrix_shape())
-
-    @lazy_property
-    def precision_matrix(self):
-        low = self._unbroadcasted_scale_tril
-        eye = ndgrad.eye(self._event_shape[-1], dtype=low.dtype, device=low.device)
-        return _cholesky_solve(eye.expand(low.shape), low).expand(self._matrix_shape())
 
     @property
     def mean(self):
@@ -229,7 +193,7 @@ class Wishart(ExponentialFamily):
         half_log_det = self._unbroadcasted_scale_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1)
         trace = _cholesky_solve(value, self._unbroadcasted_scale_tril).diagonal(dim1=-2, dim2=-1).sum(-1)
         return (-nu * (p * _LOG_2 / 2 + half_log_det) - ndgrad.mvlgamma(nu / 2, p)
-                + (nu - p - 1) / 2 * _logabsdet(value) - trace / 2)
+                + (nu - p - 1) / 2 * slogdet(value).logabsdet - trace / 2)
 
     def entropy(self):
         nu = self.df
@@ -245,4 +209,4 @@ class Wishart(ExponentialFamily):
 
     def _log_normalizer(self, x, y):
         p = self._event_shape[-1]
-        return ((y + (p + 1) / 2) * (-_logabsdet(-2 * x) + _LOG_2 * p) + ndgrad.mvlgamma(y + (p + 1) / 2, p))
+        return ((y + (p + 1) / 2) * (-slogdet(-2 * x).logabsdet + _LOG_2 * p) + ndgrad.mvlgamma(y + (p + 1) / 2, p))

@@ -1,18 +1,19 @@
 """More continuous families: ContinuousBernoulli, VonMises, FisherSnedecor, Kumaraswamy, InverseGamma."""
 import math
-from numbers import Number
 
 import ndgrad
 import ndgrad.nn.functional as F
 from ndgrad.tensor import Size, Tensor
 
 from . import constraints
-from .continuous import Uniform, expand_params
+from ._params import (BinaryProbsLogits, CenteredAtLoc, GivenParamShape, expand_params, expand_probs_or_logits,
+                      set_probs_or_logits)
+from .continuous import Uniform
 from .distribution import Distribution, ExponentialFamily
 from .gamma import Gamma
 from .transformed_distribution import TransformedDistribution
 from .transforms import AffineTransform, PowerTransform
-from .utils import (quiet_nan, broadcast_all, clamp_probs, finfo, lazy_property, logits_to_probs, probs_to_logits,
+from .utils import (quiet_nan, broadcast_all, clamp_probs, finfo, lazy_property, logits_to_probs,
                     standard_uniform, _generator)
 
 __all__ = ["ContinuousBernoulli", "FisherSnedecor", "GeneralizedPareto", "InverseGamma", "Kumaraswamy", "VonMises"]
@@ -20,7 +21,7 @@ __all__ = ["ContinuousBernoulli", "FisherSnedecor", "GeneralizedPareto", "Invers
 _EULER_GAMMA = 0.57721566490153286060
 
 
-class ContinuousBernoulli(ExponentialFamily):
+class ContinuousBernoulli(BinaryProbsLogits, GivenParamShape, ExponentialFamily):
     """The continuous Bernoulli on [0, 1] (Loaiza-Ganem & Cunningham 2019), density ∝ p^x (1-p)^(1-x).
 
     Near probs = 0.5 the normalizer is 0/0; inside ``lims`` Taylor expansions replace the closed forms.
@@ -31,25 +32,17 @@ class ContinuousBernoulli(ExponentialFamily):
     has_rsample = True
 
     def __init__(self, probs=None, logits=None, lims=(0.499, 0.501), validate_args=None):
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+        set_probs_or_logits(self, probs, logits)
         if probs is not None:
-            is_scalar = isinstance(probs, Number)
-            (self.probs,) = broadcast_all(probs)
             if validate_args is not None and not bool(self.arg_constraints["probs"].check(self.probs).all()):
                 raise ValueError("The parameter probs has invalid values")
-            self.probs = clamp_probs(self.probs)
-        else:
-            is_scalar = isinstance(logits, Number)
-            (self.logits,) = broadcast_all(logits)
-        self._param = self.probs if probs is not None else self.logits
+            self.probs = self._param = clamp_probs(self.probs)
         self._lims = lims
-        super().__init__(Size() if is_scalar else self._param.shape, validate_args=validate_args)
+        super().__init__(self._param.shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = expand_params(self, ContinuousBernoulli, batch_shape, ("probs", "logits"), _instance)
+        new = expand_probs_or_logits(self, ContinuousBernoulli, batch_shape, _instance)
         new._lims = self._lims
-        new._param = new.probs if "probs" in self.__dict__ else new.logits
         return new
 
     def _outside_unstable_region(self):
@@ -91,16 +84,8 @@ class ContinuousBernoulli(ExponentialFamily):
         return ndgrad.where(self._outside_unstable_region(), variances, taylor)
 
     @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
     def probs(self):
         return clamp_probs(logits_to_probs(self.logits, is_binary=True))
-
-    @property
-    def param_shape(self):
-        return self._param.shape
 
     def sample(self, sample_shape=Size()):
         with ndgrad.no_grad():
@@ -178,7 +163,7 @@ def _log_modified_bessel(x, order=0):
     return ndgrad.where(x < 3.75, small, large)
 
 
-class VonMises(Distribution):
+class VonMises(CenteredAtLoc, Distribution):
     """Circular normal on [-pi, pi) with mean direction ``loc`` and ``concentration`` kappa."""
     arg_constraints = {"loc": constraints.real, "concentration": constraints.positive}
     support = constraints.real
@@ -221,14 +206,6 @@ class VonMises(Distribution):
             done |= accept
         angles = (x + math.pi + loc) % (2 * math.pi) - math.pi
         return Tensor._wrap(angles.astype(self.loc.dtype.np), device=self.loc.device)
-
-    @property
-    def mean(self):
-        return self.loc
-
-    @property
-    def mode(self):
-        return self.loc
 
     @lazy_property
     def variance(self):

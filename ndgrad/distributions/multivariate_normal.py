@@ -5,6 +5,7 @@ import ndgrad
 from ndgrad.tensor import Size
 
 from . import constraints
+from ._params import CenteredAtLoc
 from ._linalg import batch_mahalanobis, cholesky, cholesky_inverse, solve_triangular
 from .distribution import Distribution
 from .utils import lazy_property, standard_normal
@@ -25,7 +26,35 @@ def _precision_to_scale_tril(precision):
     return solve_triangular(inv_low, eye.expand(inv_low.shape), upper=False)
 
 
-class MultivariateNormal(Distribution):
+def _scale_tril_of(scale_tril, covariance_matrix, precision_matrix):
+    """The lower Cholesky factor of the covariance, from whichever one of the three matrices was given."""
+    if scale_tril is not None:
+        return scale_tril
+    if covariance_matrix is not None:
+        return cholesky(covariance_matrix)
+    return _precision_to_scale_tril(precision_matrix)
+
+
+class ScaleTrilMatrices:
+    """``scale_tril``, ``covariance_matrix`` (L L^T) and ``precision_matrix`` of a family parametrised by a
+    Cholesky factor ``_unbroadcasted_scale_tril``, expanded to ``self._matrix_shape()`` (MultivariateNormal,
+    Wishart)."""
+
+    @lazy_property
+    def scale_tril(self):
+        return self._unbroadcasted_scale_tril.expand(self._matrix_shape())
+
+    @lazy_property
+    def covariance_matrix(self):
+        low = self._unbroadcasted_scale_tril
+        return ndgrad.matmul(low, low.mT).expand(self._matrix_shape())
+
+    @lazy_property
+    def precision_matrix(self):
+        return cholesky_inverse(self._unbroadcasted_scale_tril).expand(self._matrix_shape())
+
+
+class MultivariateNormal(CenteredAtLoc, ScaleTrilMatrices, Distribution):
     """Gaussian over vectors, given exactly one of covariance_matrix, precision_matrix or scale_tril."""
     arg_constraints = {"loc": constraints.real_vector, "covariance_matrix": constraints.positive_definite,
                        "precision_matrix": constraints.positive_definite, "scale_tril": constraints.lower_cholesky}
@@ -51,12 +80,7 @@ class MultivariateNormal(Distribution):
         setattr(self, name, matrix.expand(batch_shape + (-1, -1)))
         self.loc = loc.expand(batch_shape + (-1,))
         super().__init__(Size(batch_shape), loc.shape[-1:], validate_args=validate_args)
-        if scale_tril is not None:
-            self._unbroadcasted_scale_tril = scale_tril
-        elif covariance_matrix is not None:
-            self._unbroadcasted_scale_tril = cholesky(covariance_matrix)
-        else:
-            self._unbroadcasted_scale_tril = _precision_to_scale_tril(precision_matrix)
+        self._unbroadcasted_scale_tril = _scale_tril_of(scale_tril, covariance_matrix, precision_matrix)
 
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(MultivariateNormal, _instance)
@@ -74,27 +98,6 @@ class MultivariateNormal(Distribution):
 
     def _matrix_shape(self):
         return tuple(self._batch_shape) + tuple(self._event_shape) + tuple(self._event_shape)
-
-    @lazy_property
-    def scale_tril(self):
-        return self._unbroadcasted_scale_tril.expand(self._matrix_shape())
-
-    @lazy_property
-    def covariance_matrix(self):
-        low = self._unbroadcasted_scale_tril
-        return ndgrad.matmul(low, low.mT).expand(self._matrix_shape())
-
-    @lazy_property
-    def precision_matrix(self):
-        return cholesky_inverse(self._unbroadcasted_scale_tril).expand(self._matrix_shape())
-
-    @property
-    def mean(self):
-        return self.loc
-
-    @property
-    def mode(self):
-        return self.loc
 
     @property
     def variance(self):
@@ -142,7 +145,7 @@ def _lowrank_mahalanobis(factor, diag, x, capacitance_tril):
     return (x.pow(2) / diag).sum(-1) - batch_mahalanobis(capacitance_tril, wt_dinv_x)
 
 
-class LowRankMultivariateNormal(Distribution):
+class LowRankMultivariateNormal(CenteredAtLoc, Distribution):
     """Gaussian with covariance cov_factor @ cov_factor.T + diag(cov_diag): O(n m^2) log_prob for rank m."""
     arg_constraints = {"loc": constraints.real_vector, "cov_factor": constraints.independent(constraints.real, 2),
                        "cov_diag": constraints.independent(constraints.positive, 1)}
@@ -188,14 +191,6 @@ class LowRankMultivariateNormal(Distribution):
 
     def _matrix_shape(self):
         return tuple(self._batch_shape) + tuple(self._event_shape) + tuple(self._event_shape)
-
-    @property
-    def mean(self):
-        return self.loc
-
-    @property
-    def mode(self):
-        return self.loc
 
     @lazy_property
     def variance(self):

@@ -25,6 +25,15 @@ def _renorm_rows_(weight, idx, max_norm, norm_type):
     weight._bump_version()
 
 
+def checked_padding_idx(op, padding_idx, num_embeddings):
+    """``padding_idx`` as a row index in [0, num_embeddings) (negative counts from the end), or None."""
+    if padding_idx is None:
+        return None
+    if not -num_embeddings <= padding_idx < num_embeddings:
+        raise ValueError(f"{op}: padding_idx ({padding_idx}) must be within num_embeddings ({num_embeddings})")
+    return padding_idx + num_embeddings if padding_idx < 0 else padding_idx
+
+
 def _check_indices(op, input, weight):
     idx = input._data
     if idx.dtype.kind not in "iu":
@@ -47,11 +56,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     """
     from .. import functional as _F_core
     idx = _check_indices("embedding", input, weight)
-    if padding_idx is not None:
-        n = weight.shape[0]
-        if not -n <= padding_idx < n:
-            raise ValueError(f"embedding: padding_idx ({padding_idx}) must be within num_embeddings ({n})")
-        padding_idx = padding_idx + n if padding_idx < 0 else padding_idx
+    padding_idx = checked_padding_idx("embedding", padding_idx, weight.shape[0])
     if max_norm is not None:
         with no_grad():
             _renorm_rows_(weight, idx, max_norm, norm_type)
@@ -105,11 +110,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     else:
         raise ValueError(f"{op}: input has to be 1D or 2D tensor, but got tensor of shape {_shape(input)}")
     flat_idx = idx.reshape(-1).astype(xp.int64)
-    if padding_idx is not None:
-        n = weight.shape[0]
-        if not -n <= padding_idx < n:
-            raise ValueError(f"{op}: padding_idx ({padding_idx}) must be within num_embeddings ({n})")
-        padding_idx = padding_idx + n if padding_idx < 0 else padding_idx
+    padding_idx = checked_padding_idx(op, padding_idx, weight.shape[0])
     if max_norm is not None:
         with no_grad():
             _renorm_rows_(weight, flat_idx, max_norm, norm_type)

@@ -7,6 +7,7 @@ from ndgrad.nn.parameter import Parameter
 
 
 def _ntuple(n, name="parse"):
+    """A function that turns a value into an n-tuple (an iterable is kept as a tuple)."""
     def parse(x):
         if isinstance(x, collections.abc.Iterable) and not isinstance(x, str):
             return tuple(x)

@@ -65,15 +65,22 @@ def dropout1d(input, p=0.5, training=True, inplace=False):
     return _batched(input, p, training, inplace, batched=input.dim() == 3)
 
 
+def _warn_unexpected_rank(input, spatial):
+    """PyTorch's deprecation warning for a dropout{spatial}d input that is not (N,) C + ``spatial`` dims."""
+    if input.dim() not in (spatial + 1, spatial + 2):
+        op = f"dropout{spatial}d"
+        warnings.warn(f"{op}: Received a {input.dim()}-D input to {op}, which is deprecated and will "
+                      f"result in an error in a future release. To retain the behavior and silence this "
+                      f"warning, please use dropout instead. Note that {op} exists to provide "
+                      f"channel-wise dropout on inputs with {spatial} spatial dimensions, a channel dimension, "
+                      f"and an optional batch dimension (i.e. {spatial + 1}D or {spatial + 2}D inputs).",
+                      UserWarning, stacklevel=3)
+
+
 def dropout2d(input, p=0.5, training=True, inplace=False):
     """Zero whole channels of (N, C, H, W) inputs (a 3-D input is read as (N, C, L), as in PyTorch)."""
     _check_p(p)
-    if input.dim() not in (3, 4):
-        warnings.warn(f"dropout2d: Received a {input.dim()}-D input to dropout2d, which is deprecated and will "
-                      f"result in an error in a future release. To retain the behavior and silence this "
-                      f"warning, please use dropout instead. Note that dropout2d exists to provide "
-                      f"channel-wise dropout on inputs with 2 spatial dimensions, a channel dimension, and an "
-                      f"optional batch dimension (i.e. 3D or 4D inputs).", UserWarning, stacklevel=2)
+    _warn_unexpected_rank(input, 2)
     if input.dim() == 3:
         warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout "
                       "behavior is desired - input is interpreted as shape (N, C, L), where C is the channel "
@@ -85,12 +92,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
 def dropout3d(input, p=0.5, training=True, inplace=False):
     """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) inputs."""
     _check_p(p)
-    if input.dim() not in (4, 5):
-        warnings.warn(f"dropout3d: Received a {input.dim()}-D input to dropout3d, which is deprecated and will "
-                      f"result in an error in a future release. To retain the behavior and silence this "
-                      f"warning, please use dropout instead. Note that dropout3d exists to provide "
-                      f"channel-wise dropout on inputs with 3 spatial dimensions, a channel dimension, and an "
-                      f"optional batch dimension (i.e. 4D or 5D inputs).", UserWarning, stacklevel=2)
+    _warn_unexpected_rank(input, 3)
     return _batched(input, p, training, inplace, batched=input.dim() == 5)
 
 

@@ -6,8 +6,22 @@ from ndgrad.nn import init
 from ndgrad.nn.module import Module
 from ndgrad.nn.parameter import Parameter
 from ndgrad.nn.layers._util import new_param, shape_str
+from ndgrad.nn._functional_layers.embeddings import checked_padding_idx
 
 __all__ = ["Embedding", "EmbeddingBag"]
+
+
+def _init_table(layer, layer_name, _weight, dtype, device, requires_grad=True):
+    """``layer.weight``: a fresh N(0, 1) table (padding row zeroed), or the given ``_weight`` after a shape check."""
+    shape = (layer.num_embeddings, layer.embedding_dim)
+    if _weight is None:
+        layer.weight = new_param(shape, dtype, device)
+        layer.reset_parameters()
+    else:
+        if tuple(_weight.shape) != shape:
+            raise ValueError(f"{layer_name}: _weight has shape {shape_str(_weight.shape)}, expected "
+                             f"({shape[0]}, {shape[1]})")
+        layer.weight = Parameter(_weight, requires_grad=requires_grad)
 
 
 class Embedding(Module):
@@ -19,25 +33,12 @@ class Embedding(Module):
         super().__init__()
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
-        if padding_idx is not None:
-            if not -num_embeddings <= padding_idx < num_embeddings:
-                raise ValueError(f"Embedding: padding_idx ({padding_idx}) must be within num_embeddings "
-                                 f"({num_embeddings})")
-            if padding_idx < 0:
-                padding_idx = num_embeddings + padding_idx
-        self.padding_idx = padding_idx
+        self.padding_idx = checked_padding_idx("Embedding", padding_idx, num_embeddings)
         self.max_norm = max_norm
         self.norm_type = norm_type
         self.scale_grad_by_freq = scale_grad_by_freq
         self.sparse = sparse
-        if _weight is None:
-            self.weight = new_param((num_embeddings, embedding_dim), dtype, device)
-            self.reset_parameters()
-        else:
-            if tuple(_weight.shape) != (num_embeddings, embedding_dim):
-                raise ValueError(f"Embedding: _weight has shape {shape_str(_weight.shape)}, expected "
-                                 f"({num_embeddings}, {embedding_dim})")
-            self.weight = Parameter(_weight, requires_grad=not _freeze)
+        _init_table(self, "Embedding", _weight, dtype, device, requires_grad=not _freeze)
 
     def reset_parameters(self):
         init.normal_(self.weight)
@@ -93,21 +94,8 @@ class EmbeddingBag(Module):
         self.max_norm = max_norm
         self.norm_type = norm_type
         self.scale_grad_by_freq = scale_grad_by_freq
-        if padding_idx is not None:
-            if not -num_embeddings <= padding_idx < num_embeddings:
-                raise ValueError(f"EmbeddingBag: padding_idx ({padding_idx}) must be within num_embeddings "
-                                 f"({num_embeddings})")
-            if padding_idx < 0:
-                padding_idx = num_embeddings + padding_idx
-        self.padding_idx = padding_idx
-        if _weight is None:
-            self.weight = new_param((num_embeddings, embedding_dim), dtype, device)
-            self.reset_parameters()
-        else:
-            if tuple(_weight.shape) != (num_embeddings, embedding_dim):
-                raise ValueError(f"EmbeddingBag: _weight has shape {shape_str(_weight.shape)}, expected "
-                                 f"({num_embeddings}, {embedding_dim})")
-            self.weight = Parameter(_weight)
+        self.padding_idx = checked_padding_idx("EmbeddingBag", padding_idx, num_embeddings)
+        _init_table(self, "EmbeddingBag", _weight, dtype, device)
         self.mode = mode
         self.sparse = sparse
         self.include_last_offset = include_last_offset

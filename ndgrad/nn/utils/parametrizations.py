@@ -4,10 +4,10 @@ Each registers a small Module through :func:`parametrize.register_parametrizatio
 keys match PyTorch's (``parametrizations.weight.original0`` / ``original1`` for weight_norm,
 ``parametrizations.weight.original`` and ``parametrizations.weight.0._u`` / ``_v`` for spectral_norm).
 """
-import ndgrad
 from ndgrad.nn.module import Module
 from ndgrad.nn.utils import parametrize
-from ndgrad.nn.utils._norms import norm_except_dim, normalize_array, reshape_weight_to_matrix, weight_from_g_v
+from ndgrad.nn.utils._norms import (norm_except_dim, normalize_array, random_singular_vectors,
+                                    reshape_weight_to_matrix, weight_from_g_v)
 from ndgrad.nn.utils._orthogonal import orthogonal
 from ndgrad.tensor import Tensor
 
@@ -53,12 +53,7 @@ class _SpectralNorm(Module):
         if ndim > 1:
             self.n_power_iterations = n_power_iterations
             weight_mat = reshape_weight_to_matrix(weight.detach(), self.dim)
-            h, w = weight_mat.shape
-            xp = weight.xp
-            u = ndgrad.randn(h, dtype=weight.dtype, device=weight.device)
-            v = ndgrad.randn(w, dtype=weight.dtype, device=weight.device)
-            u._data = normalize_array(xp, u._data, eps).astype(u._data.dtype)
-            v._data = normalize_array(xp, v._data, eps).astype(v._data.dtype)
+            u, v = random_singular_vectors(weight, weight_mat, eps)
             self.register_buffer("_u", u)
             self.register_buffer("_v", v)
             self._power_method(weight_mat, 15)

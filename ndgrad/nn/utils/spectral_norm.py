@@ -3,7 +3,7 @@
 ``<name>_u`` and ``<name>_v`` (one step per forward in training mode)."""
 import ndgrad
 from ndgrad.nn.parameter import Parameter
-from ndgrad.nn.utils._norms import normalize_array, reshape_weight_to_matrix
+from ndgrad.nn.utils._norms import normalize_array, random_singular_vectors, remove_hook, reshape_weight_to_matrix
 
 __all__ = ["SpectralNorm", "spectral_norm", "remove_spectral_norm"]
 
@@ -57,12 +57,7 @@ class SpectralNorm:
         if weight is None:
             raise ValueError(f"spectral_norm: module {module._get_name()} has no parameter named {name!r}")
         weight_mat = reshape_weight_to_matrix(weight.detach(), dim)
-        h, w = weight_mat.shape
-        xp = weight.xp
-        u = ndgrad.randn(h, dtype=weight.dtype, device=weight.device)
-        v = ndgrad.randn(w, dtype=weight.dtype, device=weight.device)
-        u._data = normalize_array(xp, u._data, eps).astype(u._data.dtype)
-        v._data = normalize_array(xp, v._data, eps).astype(v._data.dtype)
+        u, v = random_singular_vectors(weight, weight_mat, eps)
         delattr(module, name)
         module.register_parameter(name + "_orig", weight)
         setattr(module, name, weight.detach())
@@ -83,9 +78,4 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
 
 def remove_spectral_norm(module, name="weight"):
     """Put back a plain parameter ``<name>`` holding the current normalized weight."""
-    for key, hook in list(module._forward_pre_hooks.items()):
-        if isinstance(hook, SpectralNorm) and hook.name == name:
-            hook.remove(module)
-            del module._forward_pre_hooks[key]
-            return module
-    raise ValueError(f"spectral_norm of '{name}' not found in {module}")
+    return remove_hook(module, SpectralNorm, name, "spectral_norm")

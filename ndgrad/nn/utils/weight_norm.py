@@ -3,7 +3,7 @@ every forward from the parameters ``<name>_g`` and ``<name>_v``."""
 import warnings
 
 from ndgrad.nn.parameter import Parameter
-from ndgrad.nn.utils._norms import norm_except_dim, weight_from_g_v
+from ndgrad.nn.utils._norms import norm_except_dim, remove_hook, weight_from_g_v
 
 __all__ = ["WeightNorm", "weight_norm", "remove_weight_norm"]
 
@@ -56,9 +56,4 @@ def weight_norm(module, name="weight", dim=0):
 
 def remove_weight_norm(module, name="weight"):
     """Fold ``<name>_g`` and ``<name>_v`` back into one parameter ``<name>``."""
-    for key, hook in list(module._forward_pre_hooks.items()):
-        if isinstance(hook, WeightNorm) and hook.name == name:
-            hook.remove(module)
-            del module._forward_pre_hooks[key]
-            return module
-    raise ValueError(f"weight_norm of '{name}' not found in {module}")
+    return remove_hook(module, WeightNorm, name, "weight_norm")
