@@ -40,15 +40,9 @@ COMPRESSED_SPARSE = ("CSR/CSC/BSR/BSC sparse layouts (out of scope; COO is suppo
                       "row_indices*", "to_sparse_csr", "to_sparse_csc", "to_sparse_bsr", "to_sparse_bsc",
                       "resize_as_sparse_", "sparse_resize_*", "sspaddmm", "smm", "hspmm", "saddmm", "dsmm",
                       "hsmm", "to_mkldnn"])
-MATH_AND_INTEROP = ("linear algebra, FFT, special functions and complex numbers: issue 10 (math and interop)",
-                    ["det", "logdet", "slogdet", "inverse", "pinverse", "svd", "svd_lowrank", "pca_lowrank", "qr",
-                     "eig", "symeig", "lstsq", "lu", "lu_solve", "lu_unpack", "cholesky", "cholesky_inverse",
-                     "cholesky_solve", "matrix_exp", "matrix_power", "matrix_rank", "geqrf", "orgqr", "ormqr",
-                     "triangular_solve", "lobpcg", "nuclear_norm", "frobenius_norm", "stft", "istft", "*_window",
-                     "complex", "polar", "real", "imag", "angle", "conj", "conj_physical*", "is_conj",
-                     "resolve_conj", "resolve_neg", "is_neg", "view_as_real*", "view_as_complex*", "isreal",
-                     "is_complex", "adjoint", "igamma*", "from_dlpack", "to_dlpack", "__dlpack__*", "solve",
-                     "cfloat", "cdouble", "chalf"])
+REMOVED_FROM_TORCH = ("removed from PyTorch (since 1.9 they only raise, pointing at torch.linalg)",
+                      ["eig", "symeig", "lstsq", "solve", "matrix_rank"])
+NO_COMPLEX32 = ("complex32 (`chalf`): NumPy and CuPy have no 32-bit complex dtype", ["chalf"])
 VIEW_COPIES = ("``*_copy`` twins of view ops, made for graph compilers' functionalisation",
                ["alias_copy", "as_strided_copy", "detach_copy", "diagonal_copy", "expand_copy", "indices_copy",
                 "permute_copy", "select_copy", "slice_copy", "split_copy", "split_with_sizes_copy",
@@ -79,10 +73,9 @@ ATEN_KERNELS = ("ATen kernels that torch exposes beside its public ops (programs
                  "set_autocast_cpu_dtype", "set_autocast_cpu_enabled", "set_autocast_gpu_dtype",
                  "get_autocast_cpu_dtype", "get_autocast_gpu_dtype", "is_autocast_cpu_enabled",
                  "init_num_threads", "set_flush_denormal", "rsub", "empty_permuted", "binomial"])
-DISTRIBUTED = ("distributed training: issue 13", ["is_distributed", "SyncBatchNorm", "DistributedSampler"])
 
-TORCH_EXCLUDED = [QUANTIZATION, COMPRESSED_SPARSE, MATH_AND_INTEROP, VIEW_COPIES, COMPILER, OTHER_DEVICES,
-                  ATEN_KERNELS, DISTRIBUTED,
+TORCH_EXCLUDED = [QUANTIZATION, COMPRESSED_SPARSE, REMOVED_FROM_TORCH, NO_COMPLEX32, VIEW_COPIES, COMPILER,
+                  OTHER_DEVICES, ATEN_KERNELS,
                   ("legacy tensor-type and storage machinery replaced by dtypes",
                    ["set_default_tensor_type", "resize_as_"]),
                   ("anomaly mode and deterministic-debug switches of torch's C++ engine",
@@ -95,7 +88,7 @@ TORCH_CLASSES = ["Tensor", "Size", "Generator", "dtype", "device", "finfo", "iin
                  "DoubleTensor", "HalfTensor", "BFloat16Tensor", "LongTensor", "IntTensor", "ShortTensor",
                  "CharTensor", "ByteTensor", "BoolTensor", "OutOfMemoryError"]
 
-TENSOR_EXCLUDED = [QUANTIZATION, COMPRESSED_SPARSE, MATH_AND_INTEROP, VIEW_COPIES, OTHER_DEVICES,
+TENSOR_EXCLUDED = [QUANTIZATION, COMPRESSED_SPARSE, REMOVED_FROM_TORCH, NO_COMPLEX32, VIEW_COPIES, OTHER_DEVICES,
                    ("named tensors (a prototype feature)",
                     ["names", "rename", "rename_", "refine_names", "align_to", "align_as", "has_names"]),
                    ("typed and untyped storages, CUDA stream bookkeeping and nested tensors (torch internals)",
@@ -103,7 +96,6 @@ TENSOR_EXCLUDED = [QUANTIZATION, COMPRESSED_SPARSE, MATH_AND_INTEROP, VIEW_COPIE
                      "is_set_to", "is_nested", "nested_*", "to_padded_tensor", "map2_", "output_nr"])]
 
 NN_EXCLUDED = [("lazy modules (out of scope)", ["Lazy*", "UninitializedParameter", "UninitializedBuffer"]),
-               DISTRIBUTED,
                ("deprecated container kept by torch for old pickles", ["Container"])]
 FUNCTIONAL_EXCLUDED = [ATEN_KERNELS,
                        ("float8 GPU matrix-product kernels (NumPy and CuPy have no float8 dtype)",
@@ -117,8 +109,7 @@ FUNCTIONAL_EXCLUDED = [ATEN_KERNELS,
 DATA_EXCLUDED = [("DataPipes (deprecated by PyTorch)",
                   ["*DataPipe", "DataChunk", "functional_datapipe", "guaranteed_datapipes_determinism",
                    "non_deterministic", "argument_validation", "runtime_validation",
-                   "runtime_validation_disabled", "datapipes"]),
-                 DISTRIBUTED]
+                   "runtime_validation_disabled", "datapipes"])]
 
 
 def _excluded(name, groups):

@@ -307,6 +307,43 @@ def is_inference_mode_enabled():
     return getattr(grad_mode.state, "inference", False)
 
 
+def is_distributed(input):
+    """False: an ndgrad tensor lives in one process (ndgrad.distributed moves data between processes)."""
+    return False
+
+
+def igamma(input, other):
+    """The regularized lower incomplete gamma function (``ndgrad.special.gammainc``)."""
+    from ..special import gammainc
+    return gammainc(input, other)
+
+
+def igammac(input, other):
+    """The regularized upper incomplete gamma function (``ndgrad.special.gammaincc``)."""
+    from ..special import gammaincc
+    return gammaincc(input, other)
+
+
+def frobenius_norm(input, dim=(-2, -1), keepdim=False):
+    """Deprecated torch name of ``linalg.norm(input, 'fro', dim, keepdim)`` (any dims: the 2-norm of them)."""
+    from ..linalg import vector_norm
+    return vector_norm(input, 2, dim=dim, keepdim=keepdim)
+
+
+def nuclear_norm(input, dim=None, keepdim=False):
+    """Deprecated torch name of ``linalg.matrix_norm(input, 'nuc', dim, keepdim)``."""
+    from ..linalg import matrix_norm
+    if isinstance(dim, bool):  # torch.nuclear_norm(input, keepdim)
+        dim, keepdim = None, dim
+    return matrix_norm(input, "nuc", dim=(-2, -1) if dim is None else dim, keepdim=keepdim)
+
+
+def to_dlpack(tensor):
+    """A DLPack capsule of ``tensor`` (``ndgrad.utils.dlpack.to_dlpack``)."""
+    from ..utils.dlpack import to_dlpack as capsule
+    return capsule(tensor)
+
+
 __all__ = [
     "detach", "detach_", "fill", "fill_", "zero_", "is_floating_point", "is_signed", "is_inference",
     "is_nonzero", "is_same_size", "get_device", "isposinf", "isneginf", "aminmax", "bitwise_left_shift",
@@ -314,7 +351,8 @@ __all__ = [
     "cumulative_trapezoid", "gradient", "OutOfMemoryError", "get_rng_state", "set_rng_state",
     "set_printoptions", "get_default_device", "set_default_device", "get_device_module", "is_autocast_enabled",
     "set_autocast_enabled", "get_autocast_dtype", "set_autocast_dtype", "is_inference_mode_enabled",
-    "nonzero_static", *_api_functional.__all__,
+    "nonzero_static", "is_distributed", "igamma", "igammac", "frobenius_norm", "nuclear_norm", "to_dlpack",
+    *_api_functional.__all__,
 ]
 nonzero_static = _api_tensor.nonzero_static
 
@@ -329,6 +367,9 @@ METHODS = {
     "__rlshift__": lambda self, other: bitwise_left_shift(other, self),
     "__rrshift__": lambda self, other: bitwise_right_shift(other, self),
     "__ilshift__": _left_inplace, "__irshift__": _right_inplace,
+    "igamma": igamma, "igammac": igammac, "is_distributed": is_distributed,
+    "igamma_": lambda self, other: self.copy_(igamma(self, other)),
+    "igammac_": lambda self, other: self.copy_(igammac(self, other)),
     **_api_tensor.METHODS,
 }
 for _name, _prop in _api_tensor.PROPERTIES.items():

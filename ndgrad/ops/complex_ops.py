@@ -12,8 +12,9 @@ from .. import dtypes
 from ..autograd.node import Node
 from ..tensor import Tensor
 
-__all__ = ["real", "imag", "conj", "conj_physical", "resolve_conj", "resolve_neg", "angle", "sgn",
-           "view_as_real", "view_as_complex", "complex", "polar", "is_complex", "is_conj", "isreal"]
+__all__ = ["real", "imag", "conj", "conj_physical", "conj_physical_", "resolve_conj", "resolve_neg", "angle", "sgn",
+           "view_as_real", "view_as_complex", "view_as_real_copy", "view_as_complex_copy", "complex", "polar",
+           "is_complex", "is_conj", "is_neg", "isreal", "adjoint"]
 
 
 def _check_tensor(x, op):
@@ -78,6 +79,33 @@ def conj_physical(input):
     if input._data.dtype.kind != "c":
         return input
     return Conj().apply(input)
+
+
+def conj_physical_(input):
+    """Conjugate in place (a no-op for real tensors, as torch)."""
+    _check_tensor(input, "conj_physical_")
+    if input._data.dtype.kind != "c":
+        return input
+    from .inplace import _inplace
+    return _inplace(input, "conj_physical_", conj_physical)
+
+
+def adjoint(input):
+    """The conjugate transpose of the last two dimensions (``input.mH``)."""
+    return input.mH
+
+
+def view_as_real_copy(input):
+    return view_as_real(input).clone()
+
+
+def view_as_complex_copy(input):
+    return view_as_complex(input).clone()
+
+
+def is_neg(input):
+    """False: ndgrad never keeps a lazily negated view (torch's neg bit), so there is nothing to resolve."""
+    return False
 
 
 def is_conj(input):
@@ -349,5 +377,8 @@ Tensor.imag = property(_imag_prop, _set_part("imag"), doc="The imaginary part (a
 METHODS = {
     "conj": conj, "conj_physical": conj_physical, "resolve_conj": resolve_conj, "resolve_neg": resolve_neg,
     "is_conj": is_conj, "angle": angle, "sgn": sgn, "is_complex": is_complex, "isreal": isreal,
+    "conj_physical_": conj_physical_, "is_neg": is_neg,
+    "cfloat": lambda self, memory_format=None: self.to(dtypes.complex64),
+    "cdouble": lambda self, memory_format=None: self.to(dtypes.complex128),
     "__complex__": lambda self: builtins.complex(self.item()),
 }
