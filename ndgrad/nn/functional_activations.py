@@ -11,6 +11,7 @@ from ..backend import kernels
 from ..ops import activation as _act
 from ..ops import activation_extra as _extra
 from ..ops import elementwise as _ew
+from ..ops import inplace_activations as _fast
 from ..ops import nn as _nn
 from ..ops.activation_extra import (celu, celu_, hardshrink, prelu, rrelu, rrelu_, selu, selu_, threshold,
                                     threshold_)
@@ -39,17 +40,17 @@ def elu_(input, alpha=1.0):
 
 def relu_(input):
     """In-place relu."""
-    return _inplace(input, "relu_", _ew.relu)
+    return _fast.relu_(input)
 
 
 def leaky_relu_(input, negative_slope=0.01):
     """In-place leaky_relu."""
-    return _inplace(input, "leaky_relu_", lambda t: _act.leaky_relu(t, negative_slope))
+    return _fast.leaky_relu_(input, negative_slope)
 
 
 def hardtanh_(input, min_val=-1.0, max_val=1.0):
     """In-place hardtanh."""
-    return _inplace(input, "hardtanh_", lambda t: _act.hardtanh(t, min_val, max_val))
+    return _fast.hardtanh_(input, min_val, max_val)
 
 
 # -- hard (piecewise-linear) activations ----------------------------------------------------------

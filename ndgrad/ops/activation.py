@@ -277,7 +277,10 @@ def erf(input):
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """x where x > 0, else negative_slope * x."""
-    return _maybe_inplace(input, LeakyReLU(negative_slope).apply, inplace)
+    if inplace:
+        from .inplace_activations import leaky_relu_  # one pass, differentiated from the result
+        return leaky_relu_(input, negative_slope)
+    return LeakyReLU(negative_slope).apply(input)
 
 
 def gelu(input, approximate="none"):
@@ -312,12 +315,15 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """x clipped to [min_val, max_val]."""
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
-    return _maybe_inplace(input, Hardtanh(min_val, max_val).apply, inplace)
+    if inplace:
+        from .inplace_activations import hardtanh_  # one pass, differentiated from the result
+        return hardtanh_(input, min_val, max_val)
+    return Hardtanh(min_val, max_val).apply(input)
 
 
 def relu6(input, inplace=False):
     """min(max(x, 0), 6)."""
-    return _maybe_inplace(input, Hardtanh(0.0, 6.0).apply, inplace)
+    return hardtanh(input, 0.0, 6.0, inplace)
 
 
 def softsign(input):

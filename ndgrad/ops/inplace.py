@@ -173,6 +173,11 @@ def setitem_shared_memory(self, index, value):
     return self
 
 
+def _relu_(self):
+    from .inplace_activations import relu_  # one pass, differentiated from the result (imports this file)
+    return relu_(self)
+
+
 def zero_(self):
     if _has_internal_overlap(self):
         return _fill_shared_memory(self, 0, "zero_")
@@ -248,7 +253,7 @@ METHODS = {
     "neg_": _unary_inplace(ew.neg, "neg_"), "exp_": _unary_inplace(ew.exp, "exp_"),
     "log_": _unary_inplace(ew.log, "log_"), "sqrt_": _unary_inplace(ew.sqrt, "sqrt_"),
     "abs_": _unary_inplace(ew.abs, "abs_"), "sigmoid_": _unary_inplace(ew.sigmoid, "sigmoid_"),
-    "tanh_": _unary_inplace(ew.tanh, "tanh_"), "relu_": _unary_inplace(ew.relu, "relu_"),
+    "tanh_": _unary_inplace(ew.tanh, "tanh_"), "relu_": _relu_,
     "floor_": _unary_inplace(ew.floor, "floor_"), "ceil_": _unary_inplace(ew.ceil, "ceil_"),
     "round_": _unary_inplace(ew.round, "round_"), "trunc_": _unary_inplace(ew.trunc, "trunc_"),
     "sign_": _unary_inplace(ew.sign, "sign_"), "reciprocal_": _unary_inplace(ew.reciprocal, "reciprocal_"),

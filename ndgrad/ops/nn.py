@@ -897,6 +897,13 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             raise ValueError("batch_norm: running_mean and running_var are needed when training=False")
         T = _tensor_cls()
         xp = input.xp
+        if _node._recorder is None and not (_grad_state.enabled and (input.requires_grad or any(
+                t is not None and t.requires_grad for t in (weight, bias)))):
+            y = _eval_batch_norm_array(xp, input._data, running_mean._data, running_var._data,
+                                       None if weight is None else weight._data,
+                                       None if bias is None else bias._data, eps, param_shape)
+            if y is not None:
+                return T._wrap(y, input._device)
         rstd = 1.0 / xp.sqrt(running_var._data + eps)
         scale = T._wrap(rstd.reshape(param_shape).astype(input._data.dtype, copy=False), input._device)
         shift = T._wrap((-running_mean._data * rstd).reshape(param_shape).astype(input._data.dtype, copy=False),
@@ -926,6 +933,26 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             rv += (m * count / (count - 1)) * fn.var.reshape(c).astype(rv.dtype, copy=False)
             running_var._bump_version()
     fn.mean = fn.var = None
+    return y
+
+
+def _eval_batch_norm_array(xp, x, mean, var, weight, bias, eps, param_shape):
+    """Inference batch norm without a graph: x * scale + shift as one product and one in-place add
+    (the Tensor-op path makes two full-size temporaries); the same roundings as that path.
+    None when the dtypes differ, where the Tensor path's promotion rules apply."""
+    dt = x.dtype
+    if dt.kind != "f" or any(a is not None and a.dtype != dt for a in (weight, bias)):
+        return None
+    rstd = 1.0 / xp.sqrt(var + eps)
+    scale = rstd.astype(dt, copy=False)
+    shift = (-mean * rstd).astype(dt, copy=False)
+    if weight is not None:
+        scale = scale * weight
+        shift = shift * weight
+    if bias is not None:
+        shift = shift + bias
+    y = xp.multiply(x, scale.reshape(param_shape))  # keeps x's memory order (a conv's batch-last output)
+    y += shift.reshape(param_shape)
     return y
 
 
