@@ -10,8 +10,7 @@ ORDER = ["_top", "core", "shape_index_linalg", "sorting_scatter", "math_random_s
 
 
 def main():
-    parts = [(ROOT / "docs" / "readme" / f"{name}.md").read_text().strip() for name in ORDER
-             if (ROOT / "docs" / "readme" / f"{name}.md").exists()]
+    parts = [(ROOT / "docs" / "readme" / f"{name}.md").read_text().strip() for name in ORDER]
     text = "\n\n".join(parts) + "\n"
     (ROOT / "README.md").write_text(text)
     print(f"README.md: {len(text.splitlines())} lines from {len(parts)} sections")
