@@ -11,7 +11,7 @@ import operator
 
 from . import dtypes, random as _random
 from .backend import CPU, get_device as _parse_device, namespace, np, device_of, to_device
-from .tensor import Tensor, strided
+from .tensor import NamedConstant, Tensor, strided
 from .errors import OutOfMemoryError
 
 # Set by ndgrad.set_default_device: where creation functions put tensors when no device= is given.
@@ -31,28 +31,15 @@ __all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "zeros", "ones", "ful
 _INT64_MAX = 2 ** 63 - 1
 
 
-class memory_format:
+class memory_format(NamedConstant):
     """A memory format, as ``torch.memory_format``; accepted everywhere, ndgrad keeps C order."""
 
-    __slots__ = ("name",)
-
-    def __init__(self, name):
-        self.name = name
-
-    def __repr__(self):
-        return f"ndgrad.{self.name}"
-
-    def __reduce__(self):
-        return (_memory_format_by_name, (self.name,))
+    __slots__ = ()
+    REGISTRY = {}
 
 
 contiguous_format, channels_last, channels_last_3d, preserve_format = (
     memory_format(n) for n in ("contiguous_format", "channels_last", "channels_last_3d", "preserve_format"))
-_MEMORY_FORMATS = {m.name: m for m in (contiguous_format, channels_last, channels_last_3d, preserve_format)}
-
-
-def _memory_format_by_name(name):
-    return _MEMORY_FORMATS[name]
 
 
 def _check_layout(layout, op):

@@ -421,29 +421,38 @@ class Tensor:
                 f"inside `with ndgrad.no_grad():` (as optimizers do), or use the out-of-place op.")
 
 
-class layout:
-    """A memory layout, as ``torch.layout``: ndgrad's dense tensors are all ``ndgrad.strided``."""
+class NamedConstant:
+    """A named singleton such as ``ndgrad.strided`` or ``ndgrad.channels_last``; each kind keeps a
+    ``REGISTRY`` so that pickling and copying hand back the one object of that name."""
 
     __slots__ = ("name",)
+    REGISTRY = None
 
     def __init__(self, name):
         self.name = name
+        type(self).REGISTRY[name] = self
 
     def __repr__(self):
         return f"ndgrad.{self.name}"
 
     def __reduce__(self):
-        return (_layout_by_name, (self.name,))
+        return (_constant_by_name, (type(self), self.name))
+
+
+def _constant_by_name(kind, name):
+    return kind.REGISTRY[name]
+
+
+class layout(NamedConstant):
+    """A memory layout, as ``torch.layout``: ndgrad's dense tensors are all ``ndgrad.strided``."""
+
+    __slots__ = ()
+    REGISTRY = {}
 
 
 strided, sparse_coo, sparse_csr, sparse_csc, sparse_bsr, sparse_bsc, _mkldnn = (
     layout(n) for n in ("strided", "sparse_coo", "sparse_csr", "sparse_csc", "sparse_bsr", "sparse_bsc",
                         "_mkldnn"))
-LAYOUTS = {lay.name: lay for lay in (strided, sparse_coo, sparse_csr, sparse_csc, sparse_bsr, sparse_bsc, _mkldnn)}
-
-
-def _layout_by_name(name):
-    return LAYOUTS[name]
 
 
 # Backends and tensor kinds ndgrad does not have: their flags are always False (a subclass, e.g. a sparse
