@@ -705,3 +705,19 @@ def test_rounding_bfloat16_rounds_like_torch(op):
     theirs = getattr(torch, op)(torch.tensor(values, dtype=torch.bfloat16))
     assert ours.dtype == ndgrad.bfloat16
     assert ours.float().tolist() == theirs.float().tolist()
+
+
+def test_float_edge_cases_are_silent_like_torch_but_numpy_code_keeps_its_warnings():
+    import subprocess
+    import sys
+    code = ("import numpy as np, ndgrad\n"
+            "x = ndgrad.tensor([0.0, 1.0, -1.0], requires_grad=True)\n"
+            "y = ndgrad.log(x) + 1 / x + x / ndgrad.tensor([0.0, 2.0, 0.0])\n"
+            "y.sum().backward()\n"
+            "print(y.tolist(), x.grad.tolist())\n"
+            "np.log(np.zeros(1))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "nan" in done.stdout and "inf" in done.stdout
+    lines = [line for line in done.stderr.splitlines() if "RuntimeWarning" in line]
+    assert len(lines) == 1 and "<string>:6" in lines[0]   # only the user's own np.log(0)

@@ -1,10 +1,17 @@
 """The CPU backend: NumPy arrays, BLAS through NumPy, and the random generator."""
 import ctypes
 import os
+import warnings
 
 import numpy as np
 
 xp = np
+
+# NumPy warns when a float op meets a zero divisor, inf - inf, overflow...; PyTorch returns inf and
+# nan silently. Silence exactly those warnings, and only where ndgrad's own code ran the op (the
+# user's NumPy code keeps its warnings, and no per-op errstate costs anything on the hot path).
+warnings.filterwarnings("ignore", message=r"(divide by zero|invalid value|overflow) encountered",
+                        category=RuntimeWarning, module=r"ndgrad(\.|$)")
 
 
 def new_generator(seed=None):
