@@ -141,12 +141,14 @@ def test_run_sets_torchrun_variables_and_trains(tmp_path):
         ndgrad.manual_seed(dist.get_rank())
         model = nn.parallel.DistributedDataParallel(nn.Linear(3, 1))
         model(ndgrad.ones(2, 3) * dist.get_rank()).sum().backward()
-        print(json.dumps({k: os.environ[k] for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE")}
-                         | {"sum": t.tolist(), "grad": model.module.weight.grad.tolist()}))
+        row = ({k: os.environ[k] for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE")}
+               | {"sum": t.tolist(), "grad": model.module.weight.grad.tolist()})
+        with open(f"rank{os.environ['RANK']}.json", "w") as f:  # one file each: stdout lines may interleave
+            json.dump(row, f)
         dist.destroy_process_group()
     """)
     assert done.returncode == 0, done.stderr
-    rows = sorted((json.loads(line) for line in done.stdout.splitlines()), key=lambda r: r["RANK"])
+    rows = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert [r["RANK"] for r in rows] == ["0", "1"] and {r["WORLD_SIZE"] for r in rows} == {"2"}
     assert rows[0]["sum"] == rows[1]["sum"] == [3.0, 3.0]
     assert rows[0]["grad"] == rows[1]["grad"] == [[1.0, 1.0, 1.0]]  # mean of rank 0's 0 and rank 1's 2
