@@ -53,7 +53,7 @@ class Tensor:
         t._device = device
         t.requires_grad = requires_grad
         t.grad_fn = grad_fn
-        t.grad = None
+        _set_grad_slot(t, None)  # the slot itself: the checked .grad property's setter is for users
         t._base = None
         t._ver = 0
         t._extra = None
@@ -510,7 +510,8 @@ def _new_tensor(data, device, _new=object.__new__):
     t._data = data
     t._device = device
     t.requires_grad = False
-    t.grad_fn = t.grad = t._base = t._extra = None
+    t.grad_fn = t._base = t._extra = None
+    _set_grad_slot(t, None)  # the slot itself, not the checked .grad property (a Python call per op)
     t._ver = 0
     return t
 
@@ -552,5 +553,5 @@ def _check_grad_assignment(self, value):
                            f"Please ensure that the gradient and the tensor are the same size")
 
 
-Tensor.grad = property(lambda self: _get_grad_slot(self), _set_grad,
+Tensor.grad = property(_get_grad_slot, _set_grad,
                        doc="The gradient accumulated by backward() (None until then); assignments are checked.")

@@ -196,7 +196,10 @@ def test_gradients_flow_through_the_namespace():
 def test_named_results():
     m = A(x34[:3, :3] @ x34[:3, :3].T + np.eye(3))
     w, v = xp.linalg.eigh(m)
-    assert xp.linalg.eigh(m).eigenvalues is not None and tuple(v.shape) == (3, 3)
+    named = xp.linalg.eigh(m)
+    np.testing.assert_array_equal(np.asarray(named.eigenvalues._data), np.asarray(w._data))
+    np.testing.assert_array_equal(np.asarray(named.eigenvectors._data), np.asarray(v._data))
+    assert tuple(v.shape) == (3, 3)
     np.testing.assert_allclose(np.asarray(w._data), np.linalg.eigvalsh(np.asarray(m._data)), rtol=1e-10)
     assert set(xp.linalg.svd(m)._fields) == {"U", "S", "Vh"}
     assert xp.linalg.slogdet(m)._fields == ("sign", "logabsdet")

@@ -339,7 +339,7 @@ def test_order_reductions_refused():
                                     ("complex128", "float64")])
 def test_matmul(shapes, dtypes):
     if dtypes[1] == "float64" and len(shapes[0]) == 1:
-        return
+        pytest.skip("mixed complex @ real is checked on matrix operands only")
     fn = torch.matmul if dtypes[0] == dtypes[1] else (lambda L, a, b: a @ b.to(a.dtype))
     ccheck(fn, shapes, list(dtypes))
 

@@ -72,7 +72,7 @@ def test_to_sparse_and_back(shape, sparse_dim):
     np.testing.assert_array_equal(n.indices().numpy(), t.indices().numpy())
     close(n.values(), t.values())
     close(n.to_dense(), t.to_dense())
-    assert ndgrad.tensor(data).to_dense() is not None  # a dense tensor is its own dense form
+    np.testing.assert_array_equal(ndgrad.tensor(data).to_dense().numpy(), data)  # a dense tensor is its own dense form
 
 
 def test_gradient_through_to_sparse_and_to_dense():

@@ -218,6 +218,18 @@ def _accumulate(tensor, g, create_graph, assigned):
         if id(g) in assigned or data.base is not None or not data.flags.c_contiguous:
             g = g.clone() if create_graph else _node.Tensor._wrap(data.copy(), g._device)
         assigned.add(id(g))
-        tensor.grad = g
+        _set_grad(tensor, g)
     else:
-        tensor.grad = tensor.grad + g
+        _set_grad(tensor, tensor.grad + g)
+
+
+def _set_grad(tensor, g):
+    # The slot itself: the checked .grad setter is for users; the engine's gradient already has the
+    # tensor's shape, dtype (or grad_dtype) and device, so checking it again would cost a call per leaf.
+    global _set_grad_slot
+    if _set_grad_slot is None:
+        from ..tensor import _set_grad_slot
+    _set_grad_slot(tensor, g)
+
+
+_set_grad_slot = None  # ndgrad.tensor's raw slot setter, bound on first use (tensor imports this module)

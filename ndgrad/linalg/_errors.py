@@ -28,12 +28,16 @@ def singular_infos(a):
     return infos.reshape(batch)
 
 
-def raise_singular(op, a):
-    infos = singular_infos(a)
+def _first_failure(infos):
+    """(flat index, LAPACK order) of the first failed matrix in ``infos``; (0, 1) when none failed."""
     flat = infos.reshape(-1)
     bad = np.flatnonzero(flat)
-    k = int(bad[0]) if bad.size else 0
-    order = int(flat[k]) if bad.size else 1
+    return (int(bad[0]), int(flat[bad[0]])) if bad.size else (0, 1)
+
+
+def raise_singular(op, a):
+    infos = singular_infos(a)
+    k, order = _first_failure(infos)
     raise LinAlgError(f"{op}: {batch_prefix(infos.shape, k)}The diagonal element {order} is zero, the "
                       f"{'inversion' if 'inv' in op else 'solve'} could not be completed because the input matrix "
                       f"is singular.")
@@ -55,10 +59,7 @@ def cholesky_infos(a):
 
 
 def raise_not_pd(op, infos):
-    flat = infos.reshape(-1)
-    bad = np.flatnonzero(flat)
-    k = int(bad[0]) if bad.size else 0
-    order = int(flat[k]) if bad.size else 1
+    k, order = _first_failure(infos)
     raise LinAlgError(f"{op}: {batch_prefix(infos.shape, k)}The factorization could not be completed because "
                       f"the input is not positive-definite (the leading minor of order {order} is not "
                       f"positive-definite).")

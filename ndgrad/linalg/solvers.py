@@ -180,8 +180,7 @@ class Solve(Node):
             infos = _errors.singular_infos(a)
             if self.check_errors:
                 from ._common import LinAlgError, batch_prefix
-                bad = np.flatnonzero(infos.reshape(-1))
-                k = int(bad[0]) if bad.size else 0
+                k, _ = _errors._first_failure(infos)
                 raise LinAlgError(f"linalg.solve: {batch_prefix(infos.shape, k)}The solver failed because the "
                                   f"input matrix is singular.") from None
             bad = xp.asarray(infos != 0)[..., None, None]

@@ -19,6 +19,7 @@ from ..ops.nn import (adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_
                       conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, cross_entropy,
                       group_norm, layer_norm, linear, log_softmax, max_pool1d, max_pool2d, max_pool3d, nll_loss,
                       softmax)
+from ._functional_layers._common import _T, _const, _shape
 
 __all__ = [
     "linear", "bilinear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
@@ -30,19 +31,6 @@ __all__ = [
     "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "smooth_l1_loss", "huber_loss", "kl_div",
 ]
-
-
-def _T():
-    return _node.Tensor
-
-
-def _const(array, like):
-    """A constant (no-grad) tensor on ``like``'s device."""
-    return _T()._wrap(array, like._device)
-
-
-def _shape(t):
-    return tuple(t.shape)
 
 
 # -- activations that the core defines -----------------------------------------------------------
@@ -474,7 +462,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 def _join_families():
     import importlib
     for family in ("functional_layers", "functional_activations", "functional_losses", "functional_attention",
-                   "functional_matmul"):
+                   "functional_dropout", "functional_matmul"):
         try:
             module = importlib.import_module(f"ndgrad.nn.{family}")
         except ModuleNotFoundError as exc:

@@ -6,7 +6,6 @@ celu, rrelu, threshold, hardshrink, prelu); glu, prelu, rrelu, tanhshrink and gu
 composed of Tensor ops (their gradients, of any order, come from those ops).
 """
 from .. import random as _random
-from ..autograd import node as _node
 from ..backend import kernels
 from ..ops import activation as _act
 from ..ops import activation_extra as _extra
@@ -18,18 +17,11 @@ from ..ops.activation_extra import (celu, celu_, hardshrink, prelu, rrelu, rrelu
 from ..ops.activation_extra import check_float as _check_float
 from ..ops.activation_extra import maybe_inplace as _maybe_inplace
 from ..ops.inplace import _inplace
+from ._functional_layers._common import _const, _shape
 
 __all__ = ["selu", "selu_", "celu", "celu_", "elu_", "relu_", "leaky_relu_", "hardtanh_", "hardswish",
            "hardsigmoid", "hardshrink", "softshrink", "tanhshrink", "threshold", "threshold_", "glu", "prelu",
            "rrelu", "rrelu_", "gumbel_softmax"]
-
-
-def _const(array, like):
-    return _node.Tensor._wrap(array, like._device)
-
-
-def _shape(t):
-    return tuple(t.shape)
 
 
 def elu_(input, alpha=1.0):

@@ -13,6 +13,7 @@ from ..ops import activation as _act
 from ..ops import elementwise as _ew
 from ..ops import nn as _nn
 from ._ctc import CTCNegLogLikelihood
+from ._functional_layers._common import _const, _shape
 
 __all__ = ["margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss", "multilabel_soft_margin_loss",
            "cosine_embedding_loss", "poisson_nll_loss", "gaussian_nll_loss", "multi_margin_loss",
@@ -20,14 +21,6 @@ __all__ = ["margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss", "m
            "linear_cross_entropy"]
 
 _REDUCTIONS = ("none", "mean", "sum")
-
-
-def _const(array, like):
-    return _node.Tensor._wrap(array, like._device)
-
-
-def _shape(t):
-    return tuple(t.shape)
 
 
 def _reduction(op, reduction, size_average=None, reduce=None):

@@ -12,6 +12,7 @@ from ..autograd import node as _node
 from ..autograd.node import Node
 from ..autograd.grad_mode import state as _grad_state
 from ..backend import fused, kernels
+from .reduce import is_half
 
 __all__ = ["leaky_relu", "gelu", "silu", "softplus", "elu", "hardtanh", "relu6", "softsign", "logsigmoid",
            "mish"]
@@ -264,7 +265,7 @@ def _opmath(node):
     """
     def apply(x):
         data = x._data
-        if data.dtype.itemsize == 2 and data.dtype.kind in "fV":
+        if is_half(data):
             return node.apply(x.to("float32")).to(x.dtype)
         return node.apply(x)
     return apply

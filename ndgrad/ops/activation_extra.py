@@ -10,8 +10,6 @@ file is ready to join ``ops/__init__._MODULES``; ``ndgrad.nn.functional`` re-exp
 """
 from .. import random as _random
 from ..autograd import node as _node
-from ..autograd.grad_mode import state as _grad_state
-from ..autograd.node import Node
 from . import activation as _act
 from . import elementwise as _ew
 from .inplace import _inplace
@@ -41,20 +39,8 @@ def maybe_inplace(input, name, compute, inplace):
     return _inplace(input, name, compute) if inplace else compute(input)
 
 
-class _Pointwise(Node):
-    __slots__ = ()
-
-    def derivative(self, xp, x):
-        raise NotImplementedError
-
-    def derivative_graph(self, x):
-        return _const(self.derivative(self.xp, x._data), x)
-
-    def backward(self, grad):
-        x = self.input(0)
-        if _grad_state.enabled:
-            return grad * self.derivative_graph(x)
-        return _const(grad._data * self.derivative(self.xp, x._data), grad)
+# elementwise nodes with a raw ``derivative(xp, x)``: activation.py's base class, backward and all
+_Pointwise = _act._Elementwise
 
 
 class ScaledELU(_Pointwise):

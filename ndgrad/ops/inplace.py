@@ -134,16 +134,22 @@ def _unary_inplace(fn, name):
     return op
 
 
-def _fill_shared_memory(self, value, name):
-    """fill_/zero_ of an expanded view: every alias gets the same value, so write it into the base
-    (PyTorch allows exactly these two on overlapping memory)."""
+def _shared_memory_root(self, value, name, verb):
+    """The dense base an expanded view is written through (checked for in-place use), or the error."""
     root = self._base
     if root is None or not root._data.flags.c_contiguous or (grad_mode.state.enabled and (
             self.requires_grad or isinstance(value, Tensor) and value.requires_grad)):
         raise RuntimeError(f"{name}: the tensor of shape {tuple(self.shape)} shares memory between its "
-                           f"elements (expand()) and ndgrad can only fill it through a dense base without "
+                           f"elements (expand()) and ndgrad can only {verb} it through a dense base without "
                            f"autograd history; clone() it first")
     root._check_inplace(name)
+    return root
+
+
+def _fill_shared_memory(self, value, name):
+    """fill_/zero_ of an expanded view: every alias gets the same value, so write it into the base
+    (PyTorch allows exactly these two on overlapping memory)."""
+    root = _shared_memory_root(self, value, name, "fill")
     positions = _positions_in_base(self, root, name)
     if isinstance(value, Tensor):
         value = value.to(self.dtype)._data
@@ -155,13 +161,7 @@ def _fill_shared_memory(self, value, name):
 def setitem_shared_memory(self, index, value):
     """``x[index] = value`` on an expanded view: PyTorch writes through to the base's memory when the
     indexed part itself has no aliased elements (``x[0] = v``), and refuses otherwise (``x[:, 1] = v``)."""
-    root = self._base
-    if root is None or not root._data.flags.c_contiguous or (grad_mode.state.enabled and (
-            self.requires_grad or isinstance(value, Tensor) and value.requires_grad)):
-        raise RuntimeError(f"setitem: the tensor of shape {tuple(self.shape)} shares memory between its "
-                           f"elements (expand()) and ndgrad can only write it through a dense base without "
-                           f"autograd history; clone() it first")
-    root._check_inplace("setitem")
+    root = _shared_memory_root(self, value, "setitem", "write")
     positions = Tensor._wrap(_positions_in_base(self, root, "setitem"), self._device)[index]._data
     if self.xp.unique(positions).size < positions.size:
         raise RuntimeError(f"setitem: {_OVERLAP} (the indexed part of a tensor of shape {tuple(self.shape)} "
@@ -210,37 +210,6 @@ def copy_(self, src, non_blocking=False):
     return _inplace(self, "copy_", compute, src)
 
 
-def uniform_(self, a=0.0, b=1.0, generator=None):
-    from .. import random
-    rng = random.rng_for(self._device, generator)
-    with grad_mode.no_grad():
-        self._check_inplace("uniform_")
-    _check_no_overlap(self, "uniform_")
-    self._data[...] = (rng.random(self.shape) * (b - a) + a).astype(self._data.dtype)
-    self._bump_version()
-    return self
-
-
-def normal_(self, mean=0.0, std=1.0, generator=None):
-    from .. import random
-    self._check_inplace("normal_")
-    _check_no_overlap(self, "normal_")
-    rng = random.rng_for(self._device, generator)
-    self._data[...] = (rng.standard_normal(self.shape) * std + mean).astype(self._data.dtype)
-    self._bump_version()
-    return self
-
-
-def bernoulli_(self, p=0.5, generator=None):
-    from .. import random
-    self._check_inplace("bernoulli_")
-    _check_no_overlap(self, "bernoulli_")
-    rng = random.rng_for(self._device, generator)
-    self._data[...] = (rng.random(self.shape) < p).astype(self._data.dtype)
-    self._bump_version()
-    return self
-
-
 METHODS = {
     "add_": _binary_inplace(ew.add, "add_"), "sub_": _binary_inplace(ew.sub, "sub_"),
     "subtract_": _binary_inplace(ew.sub, "sub_"),
@@ -259,8 +228,7 @@ METHODS = {
     "sign_": _unary_inplace(ew.sign, "sign_"), "reciprocal_": _unary_inplace(ew.reciprocal, "reciprocal_"),
     "square_": _unary_inplace(ew.square, "square_"),
     "clamp_": _unary_inplace(ew.clamp, "clamp_"), "clip_": _unary_inplace(ew.clamp, "clamp_"),
-    "zero_": zero_, "fill_": fill_, "copy_": copy_, "uniform_": uniform_, "normal_": normal_,
-    "bernoulli_": bernoulli_,
+    "zero_": zero_, "fill_": fill_, "copy_": copy_,  # uniform_/normal_/bernoulli_: ops/random_ops.py
 }
 METHODS.update({
     "__iadd__": METHODS["add_"], "__isub__": METHODS["sub_"], "__imul__": METHODS["mul_"],

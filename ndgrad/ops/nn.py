@@ -22,6 +22,7 @@ from ..autograd import node as _node
 from ..autograd.node import Node
 from ..autograd.grad_mode import state as _grad_state
 from ..backend import fused, kernels
+from .reduce import is_half
 
 __all__ = [
     "linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
@@ -67,7 +68,7 @@ def _check_same_dtype(op, **tensors):
 
 def _half(t):
     """float16 / bfloat16: coarse ops compute these in float32 (like PyTorch) and round the result."""
-    return t is not None and t._data.dtype.itemsize == 2 and t._data.dtype.kind in "fV"
+    return t is not None and is_half(t._data)
 
 
 def _float32(t):

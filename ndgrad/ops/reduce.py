@@ -90,7 +90,7 @@ class Sum(Node):
             return self.xp.sum(x, axis=self.dims, keepdims=self.keepdim, dtype=dtypes.float32.np).astype(x.dtype)
         dt = self.dtype.np if self.dtype is not None else (
             dtypes.int64.np if x.dtype.kind in "iub" else None)
-        return self.xp.asarray(self.xp.sum(x, axis=self.dims, keepdims=self.keepdim, dtype=dt))
+        return self.xp.sum(x, axis=self.dims, keepdims=self.keepdim, dtype=dt)  # Node.apply makes scalars arrays
 
     def backward(self, grad):
         shape = self.inputs[0]._data.shape

@@ -1,14 +1,9 @@
 """Flat-vector views of parameters (``torch.nn.utils.convert_parameters``)."""
 import ndgrad
+from ndgrad.nn.utils.clip_grad import _as_list
 from ndgrad.tensor import Tensor
 
 __all__ = ["parameters_to_vector", "vector_to_parameters"]
-
-
-def _as_list(parameters):
-    if isinstance(parameters, Tensor):
-        return [parameters]
-    return list(parameters)
 
 
 def parameters_to_vector(parameters):
