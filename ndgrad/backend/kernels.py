@@ -122,15 +122,23 @@ def im2col(xp, a, kernel, stride, dilation, out_shape, scratch=False):
     return cols.reshape(c * math.prod(kernel), math.prod(out_shape) * n)
 
 
-def col2im(xp, cols, padded_shape, kernel, stride, dilation, out_shape):
-    """Adjoint of ``im2col``: sum columns into a zero batch-last array of ``padded_shape`` = (C, *spatial, N)."""
+def col2im(xp, cols, padded_shape, kernel, stride, dilation, out_shape, out=None, first=0):
+    """Adjoint of ``im2col``: sum columns into a zero batch-last array of ``padded_shape`` = (C, *spatial, N).
+
+    ``cols`` may hold only the output positions ``first .. first + out_shape[0] - 1`` of the first spatial
+    dim (``out_shape`` is then that slab's shape): they are summed into ``out``, so a caller can build the
+    columns slab by slab and never hold all of them at once.
+    """
     nd = len(kernel)
     c, n = padded_shape[0], padded_shape[-1]
     cols = cols.reshape((c,) + tuple(kernel) + tuple(out_shape) + (n,))
-    out = xp.zeros(padded_shape, dtype=cols.dtype)
+    if out is None:
+        out = xp.zeros(padded_shape, dtype=cols.dtype)
+    starts = (first * stride[0],) + (0,) * (nd - 1)
     for offset in np.ndindex(*kernel):
         dst = (slice(None),) + tuple(
-            slice(offset[i] * dilation[i], offset[i] * dilation[i] + stride[i] * (out_shape[i] - 1) + 1, stride[i])
+            slice(starts[i] + offset[i] * dilation[i],
+                  starts[i] + offset[i] * dilation[i] + stride[i] * (out_shape[i] - 1) + 1, stride[i])
             for i in range(nd))
         out[dst] += cols[(slice(None),) + offset]
     return out

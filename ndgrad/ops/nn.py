@@ -228,6 +228,9 @@ class ConvNd(Node):
         return tuple(grads)
 
 
+_SLAB_ELEMENTS = 2 ** 21   # columns per input-gradient slab: 8 MB of float32
+
+
 class ConvTransposeNd(Node):
     """The input gradient of ConvNd: gy (N, O, *out), weight -> (N, C, *x_spatial). Also conv_transpose."""
     __slots__ = ("geo", "x_shape")
@@ -240,18 +243,35 @@ class ConvTransposeNd(Node):
         n, o, g = gy.shape[0], weight.shape[0], geo.groups
         out = gy.shape[2:]
         gy = _by_channel(gy)
-        if g == 1:   # the columns are dead once col2im has summed them: a reused buffer
-            w = weight.reshape(o, -1)
-            cols = xp.matmul(w.T, gy, out=kernels.scratch_array(xp, (w.shape[1], gy.shape[1]),
-                                                                xp.result_type(w, gy)))
+        x_shape = (n,) + self.x_shape[1:]
+        padded = geo.padded_batch_last(x_shape)
+        if g == 1:
+            gx = self._slab_by_slab(xp, weight.reshape(o, -1), gy, padded, out)
         else:
             w = weight.reshape(g, o // g, -1)
             cols = xp.matmul(w.transpose(0, 2, 1), gy.reshape(g, o // g, -1)).reshape(-1, gy.shape[1])
-        x_shape = (n,) + self.x_shape[1:]
-        gx = kernels.col2im(xp, cols, geo.padded_batch_last(x_shape), geo.kernel, geo.stride, geo.dilation, out)
+            gx = kernels.col2im(xp, cols, padded, geo.kernel, geo.stride, geo.dilation, out)
         if any(lo or hi for lo, hi in geo.pads):
             gx = gx[(slice(None),) + tuple(slice(lo, lo + s) for (lo, _), s in zip(geo.pads, x_shape[2:]))]
         return _from_batch_last(gx)
+
+    def _slab_by_slab(self, xp, w, gy, padded, out):
+        """col2im(W.T @ gy), a slab of output rows at a time: the columns of a whole batch are prod(kernel)
+        times the input's size (42 MB for examples/mnist's second conv), a slab's stay in cache and a
+        small reused buffer, and the sum is the same."""
+        geo = self.geo
+        rows = out[0]
+        per_row = gy.shape[1] // max(rows, 1)
+        slab = max(1, _SLAB_ELEMENTS // max(w.shape[1] * per_row, 1))
+        dtype = xp.result_type(w, gy)
+        gx = xp.zeros(padded, dtype=dtype)
+        for first in range(0, rows, slab):
+            last = min(rows, first + slab)
+            cols = xp.matmul(w.T, gy[:, first * per_row:last * per_row],
+                             out=kernels.scratch_array(xp, (w.shape[1], (last - first) * per_row), dtype))
+            kernels.col2im(xp, cols, padded, geo.kernel, geo.stride, geo.dilation, (last - first,) + out[1:],
+                           out=gx, first=first)
+        return gx
 
     def backward(self, grad):
         need, geo = self.needs_input_grad, self.geo
