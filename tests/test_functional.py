@@ -408,6 +408,57 @@ def test_scaled_dot_product_attention(kw):
         fcheck("scaled_dot_product_attention", inputs, **kw)
 
 
+def _sdpa_pair(q, k, v, mask=None, **kw):
+    """torch's and ndgrad's SDPA output and input gradients on the same float64 arrays."""
+    results = []
+    for lib, F in ((torch, TF), (ndgrad, NF)):
+        leaves = [lib.tensor(a, requires_grad=True) for a in (q, k, v)]
+        m = None if mask is None else lib.tensor(mask)
+        out = F.scaled_dot_product_attention(*leaves, attn_mask=m, **kw)
+        (out * lib.tensor(np.linspace(-1, 1, out.numel()).reshape(tuple(out.shape)))).sum().backward()
+        results.append([np.asarray(out.detach().numpy())] + [t.grad.numpy() for t in leaves])
+    return results
+
+
+@pytest.mark.parametrize("mask_kind", ["none", "causal", "bool_dead_rows", "float_no_grad", "float_dead_rows"])
+def test_scaled_dot_product_attention_one_node_matches_torch(mask_kind):
+    """The fused one-node path (no dropout, same leading dims, a mask without gradient): values and
+    gradients as torch's, including rows the mask blocks entirely (weights 0, not NaN)."""
+    rng = np.random.default_rng(0)
+    q, k, v = rng.standard_normal((2, 3, 4, 5)), rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((2, 3, 6, 2))
+    kw, mask = {}, None
+    if mask_kind == "causal":
+        k, v, kw = k[:, :, :4], v[:, :, :4], dict(is_causal=True)
+    elif mask_kind == "bool_dead_rows":
+        mask = rng.random((4, 6)) > 0.4
+        mask[1] = False
+    elif mask_kind == "float_no_grad":
+        mask = rng.standard_normal((3, 4, 6))
+    elif mask_kind == "float_dead_rows":
+        mask = np.where(rng.random((4, 6)) > 0.4, 0.0, -np.inf)
+        mask[2] = -np.inf
+    theirs, ours = _sdpa_pair(q, k, v, mask, **kw)
+    for name, t, n in zip(("output", "grad q", "grad k", "grad v"), theirs, ours):
+        np.testing.assert_allclose(n, t, rtol=1e-10, atol=1e-12, err_msg=name)
+    q_leaf = ndgrad.tensor(q, requires_grad=True)
+    assert type(NF.scaled_dot_product_attention(q_leaf, ndgrad.tensor(k), ndgrad.tensor(v), **kw).grad_fn
+                ).__name__ == "ScaledDotProductAttention"
+
+
+def test_scaled_dot_product_attention_one_node_float32_and_second_order():
+    rng = np.random.default_rng(1)
+    shapes = [(2, 4, 3), (2, 5, 3), (2, 5, 4)]
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    theirs, ours = _sdpa_pair(*arrays)
+    for t, n in zip(theirs, ours):
+        assert n.dtype == np.float32
+        np.testing.assert_allclose(n, t, rtol=1e-5, atol=1e-6)
+    mask = ndgrad.tensor(rng.random((5, 5)) > 0.3)
+    leaves = [ndgrad.tensor(rng.standard_normal(s), requires_grad=True) for s in [(1, 5, 3), (1, 5, 3), (1, 5, 2)]]
+    assert gradgradcheck(lambda q, k, v: NF.scaled_dot_product_attention(q, k, v, attn_mask=mask), leaves)
+    assert gradgradcheck(lambda q, k, v: NF.scaled_dot_product_attention(q, k, v, is_causal=True), leaves)
+
+
 def test_scaled_dot_product_attention_dropout_is_seeded_and_scaled():
     q, k, v = leaf(2, 4, 6), leaf(2, 5, 6), leaf(2, 5, 3)
     ndgrad.manual_seed(1)

@@ -1,14 +1,19 @@
 """Attention in torch.nn.functional: ``scaled_dot_product_attention`` and ``multi_head_attention_forward``.
 
-Both are compositions of differentiable Tensor ops (matmul, softmax, where), so
-their gradients of every order come from the ops they are made of. Masks follow
+SDPA runs as one node (ndgrad/ops/attention.py) in the common case; otherwise
+(dropout, broadcast batch dims, half precision, a mask that needs a gradient,
+ONNX tracing) both are compositions of differentiable Tensor ops (matmul,
+softmax, where), whose gradients of every order come from the ops they are
+made of. Masks follow
 PyTorch: a bool ``attn_mask`` of SDPA says where attention is *allowed*; a bool
 mask of MultiheadAttention (attn_mask, key_padding_mask) says where it is *not*.
 Float masks are added to the scores in both.
 """
 import math
 
+from ndgrad.autograd import node as _node
 from ndgrad.ops import nn as _nn_ops
+from ndgrad.ops.attention import ScaledDotProductAttention as _ScaledDotProductAttention
 from ndgrad.ops import shape as _shape_ops
 
 # The two underscore helpers are PyTorch's too: code copied from torch.nn's Transformer layers calls them.
@@ -32,6 +37,24 @@ def _float_bias(allowed, dtype, xp):
 def _dropout(weights, p):
     from ndgrad.nn import functional as F
     return F.dropout(weights, p, training=True)
+
+
+def _fusable(query, key, value, attn_mask, dropout_p):
+    """Whether the one-node attention applies: real float32/float64 inputs of the same dtype and leading
+    dims, no dropout, a mask that needs no gradient, and no graph tracing (ONNX export records the ops)."""
+    dtype = query._data.dtype
+    if dropout_p > 0.0 or dtype.kind != "f" or dtype.itemsize < 4 or _node._recorder is not None:
+        return False
+    if key._data.dtype != dtype or value._data.dtype != dtype or query.dim() < 2:
+        return False
+    lead = tuple(query.shape[:-2])
+    if tuple(key.shape[:-2]) != lead or tuple(value.shape[:-2]) != lead:
+        return False
+    if attn_mask is None:
+        return True
+    if attn_mask.dtype.name == "bool":
+        return True
+    return attn_mask.dtype.is_floating_point and not attn_mask.requires_grad
 
 
 def _safe_softmax(scores, bias_array):
@@ -86,6 +109,15 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     xp = query.xp
     L, S = query.shape[-2], key.shape[-2]
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
+    if _fusable(query, key, value, attn_mask, dropout_p):
+        dtype = query._data.dtype
+        bias = None
+        if is_causal:
+            bias = _float_bias(xp.tril(xp.ones((L, S), dtype=bool)), dtype, xp)
+        elif attn_mask is not None:
+            bias = (_float_bias(attn_mask._data, dtype, xp) if attn_mask.dtype.name == "bool"
+                    else attn_mask._data.astype(dtype, copy=False))
+        return _ScaledDotProductAttention(scale, bias).apply(query, key, value)
     scores = query.matmul(key.transpose(-2, -1)) * scale
     dtype = scores._data.dtype
     bias = None
