@@ -2,12 +2,15 @@
 into the Python array API standard (``__array_namespace__``).
 
 NumPy and CuPy already speak DLPack, so a tensor exports its raw array's capsule and imports through
-``numpy.from_dlpack`` / ``cupy.from_dlpack``: ndgrad never parses or builds a capsule itself.
+``numpy.from_dlpack`` / ``cupy.from_dlpack``: ndgrad builds no capsule itself. The one exception is bfloat16
+on the CPU, which NumPy's DLPack has no dtype code for: ``_dlpack_bfloat16`` rewrites the dtype field of
+NumPy's (or the producer's) capsule between uint16 and bfloat16, sharing the memory as for any other dtype.
 Importing this module attaches the protocol methods to ``Tensor``.
 """
 import enum
+import functools
 
-from . import dtypes
+from . import _dlpack_bfloat16, dtypes
 from .backend import CPU, Device, device_of, get_device, np, to_device
 from .backend import cuda as _cuda
 from .tensor import Tensor
@@ -59,9 +62,14 @@ def _dlpack(self, *, stream=None, max_version=None, dl_device=None, copy=None):
         # A legacy capsule cannot say "read-only", so NumPy refuses to export one (ndgrad's expand() views
         # are read-only NumPy arrays); hand over a copy instead, as a consumer could not write there anyway.
         data = data.copy()
+    export = functools.partial(_export_array, stream=stream, max_version=max_version, dl_device=dl_device, copy=copy)
     if self.dtype.name == "bfloat16" and self._device is CPU:
-        raise BufferError("__dlpack__: NumPy cannot export bfloat16 arrays through DLPack; convert first, "
-                          "e.g. tensor.float()")
+        return _dlpack_bfloat16.export_bfloat16(data, export)  # NumPy has no bfloat16 code: relabel uint16
+    return export(data)
+
+
+def _export_array(data, *, stream, max_version, dl_device, copy):
+    """The raw array's own ``__dlpack__`` capsule, passing only the arguments that were given."""
     kwargs = {"stream": stream}
     if max_version is not None:
         kwargs["max_version"] = max_version
@@ -109,7 +117,7 @@ def from_dlpack(ext_tensor, *, device=None, copy=None):
     ``copy``: True always copies, False never does (raises if it would have to), None copies only if needed.
     The result does not require grad, like PyTorch's.
     """
-    if isinstance(ext_tensor, Tensor):  # our own tensors keep every dtype (NumPy cannot export bfloat16)
+    if isinstance(ext_tensor, Tensor):  # our own tensors: the same array, no capsule needed
         if ext_tensor.requires_grad:
             raise BufferError("Can't export tensors that require gradient, use tensor.detach()")
         src = ext_tensor
@@ -124,7 +132,7 @@ def from_dlpack(ext_tensor, *, device=None, copy=None):
     kind, index = ext_tensor.__dlpack_device__() if hasattr(ext_tensor, "__dlpack_device__") else (1, 0)
     source = _device_from_dlpack((kind, index))
     if source is CPU:
-        array = np.from_dlpack(ext_tensor, copy=copy)
+        array = _import_on_cpu(ext_tensor, copy)
     else:
         cupy = _cuda.xp()
         with cupy.cuda.Device(source.index):
@@ -132,10 +140,28 @@ def from_dlpack(ext_tensor, *, device=None, copy=None):
     try:
         dtypes.dtype_of(array)
     except TypeError:
-        raise TypeError(f"from_dlpack: ndgrad has no dtype for {array.dtype} data (it has bool, uint8, int8-int64, "
+        raise TypeError(f"from_dlpack: ndgrad has no dtype for {array.dtype} data (it has bool, uint8-uint64, int8-int64, "
                         f"float16/32/64, bfloat16 and complex64/128); convert it in the producing library first") from None
     result = Tensor._wrap(array, device_of(array))
     return result if device is None else _move(result, get_device(device), copy)
+
+
+def _import_on_cpu(ext_tensor, copy):
+    """``numpy.from_dlpack``, also for bfloat16 capsules (relabelled uint16 for NumPy, then viewed back)."""
+    importer = _dlpack_bfloat16.BFloat16Importer(ext_tensor)
+    try:
+        array = np.from_dlpack(importer, copy=copy)
+    except RuntimeError as err:  # NumPy's "Unsupported dtype in DLTensor." names neither the dtype nor a fix
+        if importer.dl_dtype is None or "dtype" not in str(err):
+            raise
+        raise TypeError(f"from_dlpack: ndgrad has no dtype for {_dlpack_bfloat16.dtype_name(*importer.dl_dtype)} "
+                        f"data (NumPy cannot hold it); convert it in the producing library first") from None
+    if not importer.relabelled:
+        return array
+    if dtypes.bfloat16 is None:
+        raise TypeError("from_dlpack: bfloat16 data needs the ml_dtypes package (pip install ml_dtypes), which "
+                        "is not installed; or convert it in the producing library first, e.g. .float()")
+    return array.view(dtypes.bfloat16.np)
 
 
 def _move(tensor, device, copy):
