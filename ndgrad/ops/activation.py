@@ -20,6 +20,7 @@ __all__ = ["leaky_relu", "gelu", "silu", "softplus", "elu", "hardtanh", "relu6",
 _SQRT_2 = math.sqrt(2.0)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_LOG_INV_SQRT_2PI = math.log(_INV_SQRT_2PI)
 
 
 def _wrap(array, like):
@@ -90,16 +91,21 @@ class GELU(_Elementwise):
         self.cdf = None
 
     def forward(self, x):
-        cdf = kernels.erf(self.xp, x / _SQRT_2)
-        cdf += 1.0
-        cdf *= 0.5
+        cdf = kernels.normal_cdf(self.xp, x)
         self.cdf = cdf
         return x * cdf
 
     def derivative(self, xp, x):
-        cdf = self.cdf if self.cdf is not None else 0.5 * (1.0 + kernels.erf(xp, x / _SQRT_2))
+        cdf = self.cdf if self.cdf is not None else kernels.normal_cdf(xp, x)
         self.cdf = None
-        return cdf + x * xp.exp(-0.5 * x * x) * _INV_SQRT_2PI
+        # Phi(x) + x * phi(x) in one buffer: phi(x) = exp(-x^2 / 2 + log(1 / sqrt(2 pi)))
+        d = x * x
+        d *= d.dtype.type(-0.5)
+        d += d.dtype.type(_LOG_INV_SQRT_2PI)
+        xp.exp(d, out=d)
+        d *= x
+        d += cdf
+        return d
 
     def derivative_graph(self, x):
         return 0.5 * (1.0 + Erf().apply(x / _SQRT_2)) + x * (-0.5 * x * x).exp() * _INV_SQRT_2PI
