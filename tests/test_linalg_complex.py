@@ -478,21 +478,7 @@ def test_complex_real_mix_is_refused_like_torch():
                 torch_fn=lambda: torch.linalg.solve(torch.tensor(A), torch.tensor(B)))
 
 
-# functions whose complex path is not written yet: a clear error instead of a wrong answer
-REFUSED = {
-    "matrix_exp": lambda A: ndgrad.linalg.matrix_exp(A),
-    "cholesky_solve": lambda A: ndgrad.cholesky_solve(A, A),
-    "ldl_factor": lambda A: ndgrad.linalg.ldl_factor(A),
-    "householder_product": lambda A: ndgrad.linalg.householder_product(A, A[:, 0]),
-    "lu_solve": lambda A: ndgrad.linalg.lu_solve(A, ndgrad.zeros(3, dtype=ndgrad.int32), A),
-    "lu_factor": lambda A: ndgrad.linalg.lu_factor(A),
-}
-
-
-@pytest.mark.parametrize("name", sorted(REFUSED))
-def test_complex_not_yet_supported_is_a_clear_error(name):
-    A = ndgrad.tensor(random_matrix((3, 3), "complex128") + 3 * np.eye(3))
-    check_error(lambda: REFUSED[name](A), ["complex inputs are not supported by ndgrad yet", "complex128"])
+# lu, ldl, householder_product, matrix_exp, cholesky_solve and svd_lowrank: tests/test_linalg_complex_more.py
 
 
 

@@ -4,8 +4,8 @@ Kernels are LAPACK through NumPy (``xp.linalg``), with SciPy for what NumPy lack
 expm, ldl) and CuPy / cupyx.scipy on the GPU. Files by kind: solvers (inv, det, solve), decompositions
 (cholesky, qr, eigh, svd), lu_decomposition, householder, ldl, pseudo (pinv, rank, lstsq),
 factored_solvers (lu_solve, cholesky_solve, tensor forms), norms, products, lowrank (torch.svd_lowrank).
-eig and eigvals (always complex results) live in eig.py. Complex inputs work in the solvers, cholesky, qr, eigh,
-svd, eig and the norms; the others refuse them with a clear error (check_float without complex_ok).
+eig and eigvals (always complex results) live in eig.py. Complex inputs work everywhere torch takes them (LU, LDL,
+Householder, matrix_exp and the low-rank SVD included); check_float without complex_ok refuses them where torch does.
 """
 from ._common import LinAlgError, with_out as _with_out
 from .solvers import inv, inv_ex, det, slogdet, solve, solve_ex, solve_triangular

@@ -45,7 +45,19 @@ def check_float(op, *tensors, complex_ok=False):
 
 def _torch_name(dtype):
     return {"float16": "Half", "bfloat16": "BFloat16", "int64": "Long", "int32": "Int", "int16": "Short",
-            "int8": "Char", "uint8": "Byte", "bool": "Bool"}.get(dtype.name, dtype.name)
+            "int8": "Char", "uint8": "Byte", "bool": "Bool", "float32": "Float", "float64": "Double",
+            "complex64": "ComplexFloat", "complex128": "ComplexDouble"}.get(dtype.name, dtype.name)
+
+
+def check_float_pair(op, first, second, first_name, second_name):
+    """Each a float32/float64/complex64/complex128 tensor, and both the same dtype, said in PyTorch's words
+    (``Expected LU and B to have the same dtype, but found LU of type ComplexDouble and B of type Double``)."""
+    check_float(op, first, complex_ok=True)
+    check_float(op, second, complex_ok=True)
+    if first.dtype is not second.dtype:
+        raise RuntimeError(f"{op}: Expected {first_name} and {second_name} to have the same dtype, but found "
+                           f"{first_name} of type {_torch_name(first.dtype)} and {second_name} of type "
+                           f"{_torch_name(second.dtype)} instead; convert one with .to({first_name}.dtype)")
 
 
 def check_matrix(op, A, name="A"):

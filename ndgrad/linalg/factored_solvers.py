@@ -1,11 +1,12 @@
 """Solves that reuse a factorization (lu_solve, cholesky_solve, cholesky_inverse) and the tensor forms
-(tensorinv, tensorsolve). All are compositions of differentiable ops, so they need no rules of their own.
+(tensorinv, tensorsolve). All are compositions of differentiable ops, so they need no rules of their own;
+complex factors work through the same compositions, with conjugate transposes where A^H appears.
 """
 import math
 
 from ..ops import shape as _shape
 from ..ops.linalg import matmul
-from ._common import check_float, check_matrix, check_square, eye_like
+from ._common import check_float_pair, check_matrix, check_square, eye_like
 from .lu_decomposition import lu_unpack
 from .solvers import inv, solve, solve_triangular
 
@@ -13,21 +14,21 @@ __all__ = ["lu_solve", "tensorinv", "tensorsolve"]
 
 
 def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
-    """X with AX = B (A^T X = B for adjoint, XA = B for left=False), given lu_factor(A) = (LU, pivots)."""
+    """X with AX = B (A^H X = B for adjoint, XA = B for left=False), given lu_factor(A) = (LU, pivots)."""
     op = "linalg.lu_solve"
     check_square(op, LU, "LU")
     check_matrix(op, B, "B")
-    check_float(op, LU, B)
+    check_float_pair(op, LU, B, "LU", "B")
     n = LU.shape[-1]
     if (B.shape[-2] if left else B.shape[-1]) != n:
         raise RuntimeError(f"{op}: Incompatible shapes of A and B for the equation {'AX = B' if left else 'XA = B'} "
                            f"({n}x{n} and {B.shape[-2]}x{B.shape[-1]})")
-    if not left:   # XA = B  <=>  A^T X^T = B^T
-        return lu_solve(LU, pivots, B.mT, left=True, adjoint=not adjoint).mT
+    if not left:   # XA = B  <=>  A^H X^H = B^H (and X A^H = B  <=>  A X^H = B^H)
+        return lu_solve(LU, pivots, B.mH, left=True, adjoint=not adjoint).mH
     P, L, U = lu_unpack(LU, pivots)
-    if adjoint:   # A^T = U^T L^T P^T
-        y = solve_triangular(U.mT, B, upper=False)
-        y = solve_triangular(L.mT, y, upper=True, unitriangular=True)
+    if adjoint:   # A^H = U^H L^H P^T (P is a real permutation)
+        y = solve_triangular(U.mH, B, upper=False)
+        y = solve_triangular(L.mH, y, upper=True, unitriangular=True)
         return matmul(P, y)
     y = matmul(P.mT, B)
     y = solve_triangular(L, y, upper=False, unitriangular=True)
@@ -35,17 +36,17 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
 
 
 def cholesky_solve(B, L, upper=False, *, out=None):
-    """X with A X = B where A = L L^T (or U^T U with upper=True), given the Cholesky factor."""
+    """X with A X = B where A = L L^H (or U^H U with upper=True), given the Cholesky factor."""
     op = "cholesky_solve"
     check_square(op, L, "L")
     check_matrix(op, B, "B")
-    check_float(op, L, B)
+    check_float_pair(op, B, L, "b", "A")
     if B.shape[-2] != L.shape[-1]:
         raise RuntimeError(f"{op}: Incompatible matrix sizes for cholesky_solve: each A matrix is "
                            f"{L.shape[-1]} by {L.shape[-1]} but each b matrix is {B.shape[-2]} by {B.shape[-1]}")
-    lower = L.mT if upper else L
+    lower = L.mH if upper else L
     y = solve_triangular(lower, B, upper=False)
-    return solve_triangular(lower.mT, y, upper=True)
+    return solve_triangular(lower.mH, y, upper=True)
 
 
 def cholesky_inverse(L, upper=False, *, out=None):

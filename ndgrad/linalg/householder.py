@@ -1,6 +1,10 @@
-"""Householder reflectors: householder_product (orgqr), and geqrf's packed QR that produces them."""
+"""Householder reflectors: householder_product (orgqr), and geqrf's packed QR that produces them.
+
+Complex reflectors are H_i = I - tau_i v_i v_i^H (LAPACK's ungqr), so one code path serves both.
+"""
+from ..autograd import grad_mode
 from ..ops.linalg import matmul
-from ._common import PackedNode, check_float, check_matrix, eye_like, wrap
+from ._common import PackedNode, _torch_name, check_float, check_matrix, eye_like, wrap
 
 __all__ = ["householder_product", "householder_q", "geqrf"]
 
@@ -24,16 +28,21 @@ class GeQRF(PackedNode):
 def geqrf(A):
     """(a, tau) as LAPACK's geqrf packs them; in the graph like PyTorch's, but not differentiable."""
     check_matrix("geqrf", A, "input")
-    check_float("geqrf", A)
+    check_float("geqrf", A, complex_ok=True)
+    if A.dtype.is_complex and A.requires_grad and grad_mode.state.enabled:
+        raise RuntimeError("geqrf does not support automatic differentiation for outputs with complex dtype.")
     node = GeQRF()
     return node.unpack(node.apply(A))
 
 
 def householder_product(A, tau, *, out=None):
-    """The first n columns of H_1 ... H_k, H_i = I - tau_i v_i v_i^T, v_i read below A's diagonal (orgqr)."""
+    """The first n columns of H_1 ... H_k, H_i = I - tau_i v_i v_i^H, v_i read below A's diagonal (orgqr)."""
     op = "torch.linalg.householder_product"
     check_matrix(op, A)
-    check_float(op, A, tau)
+    check_float(op, A, complex_ok=True)
+    if tau.dtype is not A.dtype:
+        raise RuntimeError(f"{op}: tau dtype {_torch_name(tau.dtype)} does not match input dtype "
+                           f"{_torch_name(A.dtype)}; convert tau with .to(input.dtype)")
     m, n = A.shape[-2:]
     k = tau.shape[-1] if tau.ndim else 0
     if n > m:
@@ -58,5 +67,5 @@ def householder_q(A, tau):
         unit = wrap((rows == i).astype(A._data.dtype), A._device)
         v = A[..., :, i] * below + unit                       # (..., m): the i-th reflector
         Qv = matmul(Q, v[..., :, None])                       # (..., m, 1)
-        Q = Q - (tau[..., i, None, None] * Qv) * v[..., None, :]
+        Q = Q - (tau[..., i, None, None] * Qv) * v.conj()[..., None, :]
     return Q

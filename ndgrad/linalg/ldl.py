@@ -1,12 +1,14 @@
 """LDL^T factorization of symmetric (possibly indefinite) matrices: ldl_factor(_ex), ldl_solve.
 
 LAPACK's Bunch-Kaufman ``sytrf`` / ``sytrs`` through SciPy, one matrix at a time (on the host for GPU
-tensors: CuPy has no sytrf). As in PyTorch, the results are in the graph but have no derivative.
+tensors: CuPy has no sytrf). Complex matrices are complex-symmetric (A = A^T, sytrf) by default and
+Hermitian (A = A^H, hetrf / hetrs) with ``hermitian=True``; for real ones the two are the same.
+As in PyTorch, the results are in the graph but have no derivative.
 """
 from ..autograd.node import Node
 from ..backend import np, to_device
-from ._common import (LinAlgError, batch_prefix, check_float, check_matrix, check_square, host, result_type,
-                      scipy_linalg, wrap)
+from ._common import (LinAlgError, batch_prefix, check_float, check_float_pair, check_matrix, check_square, host,
+                      result_type, scipy_linalg, wrap)
 
 __all__ = ["ldl_factor", "ldl_factor_ex", "ldl_solve"]
 
@@ -18,12 +20,17 @@ def _count(batch):
     return int(np.prod(batch, dtype=np.int64))
 
 
-def _lapack(name, matrix):
-    return scipy_linalg(np).lapack.get_lapack_funcs(name, (matrix,))
+def _lapack(name, matrix, hermitian=False):
+    """``sy<name>``, or ``he<name>`` for a Hermitian complex matrix (LAPACK has no real he- routines)."""
+    prefix = "he" if hermitian and np.iscomplexobj(matrix) else "sy"
+    return scipy_linalg(np).lapack.get_lapack_funcs(prefix + name, (matrix,))
 
 
 class LDLFactor(Node):
-    __slots__ = ("pivots", "infos")
+    __slots__ = ("pivots", "infos", "hermitian")
+
+    def __init__(self, hermitian):
+        self.hermitian = hermitian
 
     def forward(self, a):
         mats = host(a).reshape((_count(a.shape[:-2]),) + a.shape[-2:])
@@ -34,7 +41,7 @@ class LDLFactor(Node):
                 pivots.append(np.zeros((0,), np.int32))
                 infos.append(0)
                 continue
-            ld, piv, info = _lapack("sytrf", m)(m, lower=1)
+            ld, piv, info = _lapack("trf", m, self.hermitian)(m, lower=1)
             lds.append(np.tril(ld))
             pivots.append(piv.astype(np.int32))
             infos.append(info)
@@ -51,8 +58,8 @@ class LDLFactor(Node):
 
 def _ldl(op, A, hermitian):
     check_square(op, A)
-    check_float(op, A)
-    node = LDLFactor()
+    check_float(op, A, complex_ok=True)
+    node = LDLFactor(hermitian)
     LD = node.apply(A)
     return LD, wrap(to_device(node.pivots, A._device), A._device), node.infos
 
@@ -82,10 +89,11 @@ def _raise_singular(op, infos):
 
 
 class LDLSolve(Node):
-    __slots__ = ("pivots",)
+    __slots__ = ("pivots", "hermitian")
 
-    def __init__(self, pivots):
+    def __init__(self, pivots, hermitian):
         self.pivots = pivots
+        self.hermitian = hermitian
 
     def forward(self, ld, b):
         batch = np.broadcast_shapes(ld.shape[:-2], b.shape[:-2], self.pivots.shape[:-1])
@@ -98,7 +106,7 @@ class LDLSolve(Node):
             if m.size == 0 or rhs.size == 0:
                 out.append(np.zeros(rhs.shape, dtype=ld.dtype))
                 continue
-            x, _ = _lapack("sytrs", m)(m, piv, rhs, lower=1)
+            x, _ = _lapack("trs", m, self.hermitian)(m, piv, rhs, lower=1)
             out.append(x)
         result = np.stack(out).reshape(batch + b.shape[-2:]) if out else np.zeros(batch + b.shape[-2:], ld.dtype)
         return self.xp.asarray(result.astype(ld.dtype, copy=False))
@@ -112,8 +120,8 @@ def ldl_solve(LD, pivots, B, *, hermitian=False, out=None):
     op = "torch.linalg.ldl_solve"
     check_square(op, LD, "LD")
     check_matrix(op, B, "B")
-    check_float(op, LD, B)
+    check_float_pair(op, B, LD, "b", "A")
     if B.shape[-2] != LD.shape[-1]:
         raise RuntimeError(f"{op}: Incompatible shapes of A and B for the equation AX = B ({LD.shape[-1]}x"
                            f"{LD.shape[-1]} and {B.shape[-2]}x{B.shape[-1]})")
-    return LDLSolve(host(pivots._data)).apply(LD, B)
+    return LDLSolve(host(pivots._data), hermitian).apply(LD, B)

@@ -1,7 +1,9 @@
 """LU factorization with partial pivoting: lu_factor(_ex), lu, lu_unpack.
 
 LAPACK's getrf through SciPy (cupyx on the GPU), one matrix at a time. The gradient (square, tall
-and wide matrices) is written with triangular solves, so it is differentiable again.
+and wide matrices) is written with triangular solves, so it is differentiable again. Complex input works
+too: the factorization is holomorphic in A, so the real rule with conjugate transposes (mH) gives
+PyTorch's conjugate-Wirtinger gradient.
 """
 import warnings
 
@@ -62,32 +64,32 @@ class LUFactor(Node):
         if m == n:
             g = _lu_square_backward(L, U, gL, gU)
         elif m > n:
-            # Tall: P^T A = [L1; L2] U with L2 = A2 U^-1, so A2's gradient is gL2 U^-T, and U also
+            # Tall: P^T A = [L1; L2] U with L2 = A2 U^-1, so A2's gradient is gL2 U^-H, and U also
             # feels L2 through U^-1
             L1, L2 = L[..., :n, :], L[..., n:, :]
-            g2 = solve_triangular(U.mT, gL[..., n:, :], upper=False, left=False)
-            g1 = _lu_square_backward(L1, U, gL[..., :n, :], gU - matmul(L2.mT, g2))
+            g2 = solve_triangular(U.mH, gL[..., n:, :], upper=False, left=False)
+            g1 = _lu_square_backward(L1, U, gL[..., :n, :], gU - matmul(L2.mH, g2))
             g = _shape.cat([g1, g2], -2)
         else:
-            # Wide: P^T A = L [U1 U2] with U2 = L^-1 A2, so A2's gradient is L^-T gU2, and L also
+            # Wide: P^T A = L [U1 U2] with U2 = L^-1 A2, so A2's gradient is L^-H gU2, and L also
             # feels U2 through L^-1
             U1, U2 = U[..., :, :m], U[..., :, m:]
-            g2 = solve_triangular(L.mT, gU[..., :, m:], upper=True, unitriangular=True)
-            g1 = _lu_square_backward(L, U1, gL - matmul(g2, U2.mT), gU[..., :, :m])
+            g2 = solve_triangular(L.mH, gU[..., :, m:], upper=True, unitriangular=True)
+            g1 = _lu_square_backward(L, U1, gL - matmul(g2, U2.mH), gU[..., :, :m])
             g = _shape.cat([g1, g2], -1)
         return matmul(P, g)
 
 
 def _lu_square_backward(L, U, gL, gU):
-    """For square P^T A = L U: the gradient of P^T A is L^-T (tril(L^T gL, -1) + triu(gU U^T)) U^-T."""
-    phi = _shape.tril(matmul(L.mT, gL), -1) + _shape.triu(matmul(gU, U.mT))
-    left = solve_triangular(L.mT, phi, upper=True, unitriangular=True)
-    return solve_triangular(U.mT, left, upper=False, left=False)
+    """For square P^T A = L U: the gradient of P^T A is L^-H (tril(L^H gL, -1) + triu(gU U^H)) U^-H."""
+    phi = _shape.tril(matmul(L.mH, gL), -1) + _shape.triu(matmul(gU, U.mH))
+    left = solve_triangular(L.mH, phi, upper=True, unitriangular=True)
+    return solve_triangular(U.mH, left, upper=False, left=False)
 
 
 def _lu_factor(op, A, pivot):
     check_matrix(op, A)
-    check_float(op, A)
+    check_float(op, A, complex_ok=True)
     if not pivot:
         raise NotImplementedError(f"{op}: LU without pivoting is only available on CUDA in PyTorch; use "
                                   f"pivot=True")
@@ -99,19 +101,26 @@ def _lu_factor(op, A, pivot):
 def lu_factor(A, *, pivot=True, out=None):
     """(LU, pivots): L (unit lower) and U packed in one matrix, LAPACK's 1-based int32 row swaps."""
     LU, pivots, infos = _lu_factor("linalg.lu_factor", A, pivot)
-    flat = infos._host().reshape(-1)
-    if flat.size and flat.any():
-        k = int(np.flatnonzero(flat)[0])
-        raise LinAlgError(f"torch.linalg.lu_factor: {batch_prefix(tuple(infos.shape), k)}U[{flat[k]},{flat[k]}] "
-                          f"is zero and using it on lu_solve would result in a division by zero. If you still "
-                          f"want to perform the factorization, consider calling linalg.lu(A, pivot) or "
-                          f"linalg.lu_factor_ex(A, pivot)")
+    _raise_if_singular("torch.linalg.lu_factor", infos)
     return _LU_FACTOR(LU, pivots)
 
 
 def lu_factor_ex(A, *, pivot=True, check_errors=False, out=None):
-    """(LU, pivots, info): like lu_factor, info > 0 names the first zero pivot instead of raising."""
-    return _LU_FACTOR_EX(*_lu_factor("linalg.lu_factor_ex", A, pivot))
+    """(LU, pivots, info): like lu_factor, info > 0 names the first zero pivot (raising only with check_errors)."""
+    LU, pivots, infos = _lu_factor("linalg.lu_factor_ex", A, pivot)
+    if check_errors:
+        _raise_if_singular("torch.linalg.lu_factor_ex", infos)
+    return _LU_FACTOR_EX(LU, pivots, infos)
+
+
+def _raise_if_singular(op, infos):
+    flat = infos._host().reshape(-1)
+    if flat.size and flat.any():
+        k = int(np.flatnonzero(flat)[0])
+        raise LinAlgError(f"{op}: {batch_prefix(tuple(infos.shape), k)}U[{flat[k]},{flat[k]}] "
+                          f"is zero and using it on lu_solve would result in a division by zero. If you still "
+                          f"want to perform the factorization, consider calling linalg.lu(A, pivot) or "
+                          f"linalg.lu_factor_ex(A, pivot)")
 
 
 def lu_unpack(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True, *, out=None):

@@ -48,9 +48,9 @@ class MatrixExp(Node):
         return xp.stack([expm(m) for m in mats]).reshape(a.shape).astype(a.dtype, copy=False)
 
     def backward(self, grad):
-        # The adjoint of the Frechet derivative L(A, .) is L(A^T, .), read off the top-right block of
-        # exp([[A^T, G], [0, A^T]]); the block exponential is itself differentiable.
-        At = self.input(0).mT
+        # The adjoint of the Frechet derivative L(A, .) is L(A^H, .) (A^T for real A), read off the
+        # top-right block of exp([[A^H, G], [0, A^H]]); the block exponential is itself differentiable.
+        At = self.input(0).mH
         n = At.shape[-1]
         zeros = At * 0
         block = _shape.cat([_shape.cat([At, grad], -1), _shape.cat([zeros, At], -1)], -2)
@@ -75,7 +75,7 @@ def _expm_taylor(xp, a, terms=18):
 def matrix_exp(A):
     """The matrix exponential exp(A) = sum A^k / k! (SciPy's expm on the CPU, cupyx on the GPU)."""
     check_square("linalg.matrix_exp", A)
-    check_float("linalg.matrix_exp", A)
+    check_float("linalg.matrix_exp", A, complex_ok=True)
     return MatrixExp().apply(A)
 
 

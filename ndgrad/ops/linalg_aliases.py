@@ -9,7 +9,7 @@ from collections import namedtuple
 
 __all__ = ["det", "logdet", "slogdet", "inverse", "pinverse", "svd", "qr", "cholesky", "cholesky_solve",
            "cholesky_inverse", "lu", "lu_solve", "lu_unpack", "matrix_power", "matrix_exp", "triangular_solve",
-           "chain_matmul", "vander", "orgqr", "ormqr", "geqrf", "svd_lowrank", "pca_lowrank"]
+           "chain_matmul", "vander", "orgqr", "ormqr", "geqrf", "svd_lowrank", "pca_lowrank", "lobpcg"]
 
 
 def _result_type(name, fields):
@@ -88,8 +88,10 @@ def cholesky_inverse(input, upper=False, *, out=None):
 
 
 def lu(A, pivot=True, get_infos=False, out=None):
-    """(LU, pivots) or (LU, pivots, infos): the packed factorization (torch.lu, now linalg.lu_factor_ex)."""
-    LU, pivots, infos = _linalg().lu_factor_ex(A, pivot=pivot, check_errors=not get_infos)
+    """(LU, pivots) or (LU, pivots, infos): the packed factorization (torch.lu, now linalg.lu_factor_ex).
+
+    Like torch.lu, a singular matrix is not an error here (its infos say so); only lu_factor raises."""
+    LU, pivots, infos = _linalg().lu_factor_ex(A, pivot=pivot)
     return (LU, pivots, infos) if get_infos else (LU, pivots)
 
 
@@ -148,11 +150,11 @@ def geqrf(input, *, out=None):
 
 
 def ormqr(input, tau, other, left=True, transpose=False, *, out=None):
-    """op(Q) @ other (other @ op(Q) for left=False), Q from geqrf's reflectors, op = transpose or not."""
+    """op(Q) @ other (other @ op(Q) for left=False), Q from geqrf's reflectors, op = conjugate transpose or not."""
     from ..linalg.householder import householder_q
     from .linalg import matmul
     Q = householder_q(input, tau)
-    Q = Q.mT if transpose else Q
+    Q = Q.mH if transpose else Q
     if (other.shape[-2] if left else other.shape[-1]) != Q.shape[-1]:
         raise RuntimeError(f"ormqr: other has shape {tuple(other.shape)} but Q is {Q.shape[-1]} by {Q.shape[-1]} "
                            f"(input {tuple(input.shape)}); other needs {Q.shape[-1]} {'rows' if left else 'columns'}")
@@ -167,6 +169,14 @@ def svd_lowrank(A, q=6, niter=2, M=None):
 def pca_lowrank(A, q=None, center=True, niter=2):
     from ..linalg.lowrank import pca_lowrank as lowrank
     return lowrank(A, q, center, niter)
+
+
+def lobpcg(A, k=None, B=None, X=None, n=None, iK=None, niter=None, tol=None, largest=None, method=None,
+           tracker=None, ortho_iparams=None, ortho_fparams=None, ortho_bparams=None):
+    """(E, X): k extreme eigenpairs of a symmetric A x = e B x by LOBPCG (see ndgrad/linalg/lobpcg.py)."""
+    from ..linalg.lobpcg import lobpcg as solve
+    return solve(A, k, B, X, n, iK, niter, tol, largest, method, tracker, ortho_iparams, ortho_fparams,
+                 ortho_bparams)
 
 
 def _support_out():
