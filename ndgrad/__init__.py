@@ -8,6 +8,7 @@ from . import dtypes
 from .dtypes import (bfloat16, bool_ as bool, float16, float32, float64, int8, int16, int32, int64, uint8,
                      complex64, complex128, get_default_dtype, set_default_dtype, result_type, promote_types)
 from .dtypes import DType as dtype
+from .dtypes import uint16, uint32, uint64  # PyTorch's limited-support unsigned dtypes
 from .backend import Device as device
 from .tensor import Tensor, Size, layout, strided, sparse_coo, sparse_csr, sparse_csc, sparse_bsr, sparse_bsc
 from .tensor_types import *  # noqa: F401,F403  FloatTensor, LongTensor, ... (legacy constructors)

@@ -94,7 +94,8 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
         elif isinstance(data, np.ndarray) or isinstance(data, np.generic):
             arr = np.array(data)
         else:
-            arr = np.array(_unwrap_nested(data))
+            # uint64 values past 2**63 would go through float64 (losing bits) unless the dtype comes first
+            arr = np.array(_unwrap_nested(data), dtype=np.uint64 if dtype is dtypes.uint64 else None)
             if dtype is None:
                 dtype = _infer_python_dtype(arr)
     device = get_device(device)

@@ -49,6 +49,12 @@ int8 = DType("int8", np.int8, 1)
 int16 = DType("int16", np.int16, 1)
 int32 = DType("int32", np.int32, 1)
 int64 = DType("int64", np.int64, 1)
+# PyTorch's "limited support" unsigned dtypes: creation, conversion, bitwise ops and comparisons work,
+# but they never promote with another integer/bool dtype (see promote_types).
+uint16 = DType("uint16", np.uint16, 1)
+uint32 = DType("uint32", np.uint32, 1)
+uint64 = DType("uint64", np.uint64, 1)
+_LIMITED_UNSIGNED = (uint16, uint32, uint64)
 float16 = DType("float16", np.float16, 2)
 float32 = DType("float32", np.float32, 2)
 float64 = DType("float64", np.float64, 2)
@@ -88,7 +94,7 @@ def _bfloat16_numpy():
 bfloat16 = _BFloat16() if _HAS_ML_DTYPES else None
 
 ALL = [d for d in (bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64, complex64,
-                   complex128) if d is not None]
+                   complex128, uint16, uint32, uint64) if d is not None]
 _BY_NP = {d.np: d for d in ALL if d is not bfloat16}  # bfloat16 joins when ml_dtypes is first imported
 _BY_NAME = {d.name: d for d in ALL}
 _BY_NAME.update({"bool_": bool_, "half": float16, "float": float32, "double": float64, "long": int64,
@@ -151,6 +157,8 @@ def promote_types(a, b):
     """The smallest dtype both ``a`` and ``b`` convert to, by PyTorch's table."""
     if a is b:
         return a
+    if a in _LIMITED_UNSIGNED or b in _LIMITED_UNSIGNED:
+        return _promote_limited_unsigned(a, b)
     if a.category >= 2 and b.category >= 2 and a.category != b.category:
         # float and complex: a complex wide enough for both (float64 + complex64 -> complex128)
         cplx, real = (a, b) if a.category == 3 else (b, a)
@@ -162,6 +170,14 @@ def promote_types(a, b):
         other = b if a is bfloat16 else a
         return float32 if other is float16 else (other if other.itemsize > 2 else bfloat16)
     return _BY_NP[np.promote_types(a.np, b.np)]
+
+
+def _promote_limited_unsigned(a, b):
+    """uint16/32/64 meet only floating-point dtypes (which win), as in PyTorch 2.13; anything else raises."""
+    if a.category == 2 or b.category == 2:
+        return a if a.category == 2 else b
+    raise RuntimeError(f"Promotion for uint16, uint32, uint64 types is not supported, attempted to promote "
+                       f"{a.name} and {b.name}; convert one operand with .to() first (e.g. .to(ndgrad.int64))")
 
 
 def _weak_scalar_dtype(value):
@@ -205,6 +221,8 @@ def _combine(higher, lower):
         return higher
     if lower.category == 3 and higher.category == 2:
         return higher.to_complex()  # a weaker complex operand takes the float's width (float64 + 1j -> complex128)
+    if lower.category == 3:
+        return lower  # int/bool + a weaker complex: the complex (uint16 tensor * 1j -> complex64, no promotion)
     if higher is bool_ or lower.category == 2 or (lower.category > higher.category):
         return promote_types(higher, lower)
     return higher

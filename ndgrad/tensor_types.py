@@ -97,7 +97,8 @@ BY_NAME = {name: globals()[name] for name in __all__}
 CUDA_TYPES = {name: _tensor_type(name, cls.dtype, "cuda") for name, cls in BY_NAME.items()}
 
 
-_OTHER_TYPE_NAMES = {"complex64": "ComplexFloatTensor", "complex128": "ComplexDoubleTensor"}
+_OTHER_TYPE_NAMES = {"complex64": "ComplexFloatTensor", "complex128": "ComplexDoubleTensor",
+                     "uint16": "UInt16Tensor", "uint32": "UInt32Tensor", "uint64": "UInt64Tensor"}
 
 
 def type_name(t):

@@ -53,7 +53,7 @@ COMPILER = ("TorchScript, FX, symbolic shapes and compiler internals (jit/compil
              "unify_type_list", "fork", "wait", "compiled_with_cxx11_abi", "classproperty", "get_file_path",
              "sym_*", "cond", "while_loop", "vmap", "is_storage", "prepare_multiprocessing_environment",
              "profiler_allow_cudagraph_cupti_lazy_reinit_cuda12", "typename", "thread_safe_generator",
-             "from_file", "hash_tensor", "nonzero_static", "segment_reduce"])
+             "from_file", "nonzero_static", "segment_reduce"])
 OTHER_DEVICES = ("devices other than CPU and CUDA (Vulkan, IPU, XLA, HPU, MTIA, XPU, MPS)",
                  ["is_vulkan_available", "*_ipu_*", "*_xla_*", "*_hpu_*", "get_autocast_ipu_dtype",
                   "get_autocast_xla_dtype", "set_autocast_ipu_*", "set_autocast_xla_*", "is_autocast_ipu_enabled",

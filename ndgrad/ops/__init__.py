@@ -5,7 +5,7 @@ from ..tensor import Tensor
 
 _MODULES = ["elementwise", "reduce", "shape", "index", "linalg", "activation", "nn", "inplace",
             "sorting", "scatter", "shape_extra", "math_extra", "random_ops", "tensor_new", "inplace_twins", "activation_extra", "linalg_aliases",
-            "api_aliases", "complex_ops", "spectral"]
+            "api_aliases", "complex_ops", "spectral", "hashing"]
 
 exported = {}
 for _name in _MODULES:

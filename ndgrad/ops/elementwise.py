@@ -21,7 +21,10 @@ def _raw(array, like):
 
 # -- turning operands into tensors of one dtype -------------------------------------------------
 def _scalar(value, dtype, device):
-    arr = np.asarray(value, dtype=dtype.np)
+    try:
+        arr = np.asarray(value, dtype=dtype.np)
+    except OverflowError:  # an out-of-range int wraps around, as in PyTorch (uint8 tensor * -1 -> 255)
+        arr = np.asarray(value).astype(dtype.np)
     if device is not CPU:
         arr = to_device(arr, device)
     return Tensor._wrap(arr, device)
