@@ -117,6 +117,25 @@ def test_conv_input_gradient_built_slab_by_slab(monkeypatch, op, shapes, kw):
         fcheck(op, shapes, **kw)
 
 
+@pytest.mark.parametrize("op,shapes,kw", [
+    ("conv2d", [(2, 3, 9, 7), (4, 3, 3, 2), (4,)], dict(stride=(2, 1), padding=1, dilation=(2, 2))),
+    ("conv1d", [(2, 3, 11), (4, 3, 3), (4,)], dict(stride=3, padding=2)),
+    ("conv3d", [(1, 2, 5, 4, 3), (3, 2, 2, 3, 2), (3,)], dict(padding=1, stride=(2, 1, 1))),
+])
+@pytest.mark.parametrize("elements", [1, 3 * 9 * 4, 2 ** 21])
+def test_conv_inference_built_slab_by_slab(monkeypatch, op, shapes, kw, elements):
+    """Without a graph, a convolution builds its columns a slab of output rows at a time: any slab size
+    gives torch's output."""
+    import ndgrad.ops.nn as nn_ops
+    monkeypatch.setattr(nn_ops, "_SLAB_ELEMENTS", elements)
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s) for s in shapes]
+    expected = getattr(TF, op)(*(torch.tensor(a) for a in arrays), **kw).numpy()
+    with ndgrad.no_grad():
+        got = getattr(NF, op)(*(ndgrad.tensor(a) for a in arrays), **kw)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12, atol=1e-12)
+
+
 def test_conv2d_float32_matches_torch():
     fcheck("conv2d", [(4, 3, 9, 9), (8, 3, 3, 3), (8,)], padding=1, _check=dict(dtype="float32"))
 

@@ -201,6 +201,11 @@ class ConvNd(Node):
     def forward(self, x, weight, bias=None):
         xp, geo = self.xp, self.geo
         n, o, g = x.shape[0], weight.shape[0], geo.groups
+        if self.scratch and g == 1 and self.device.type == "cpu":   # a GPU has no cache to keep slabs in
+            y, out = self._slab_by_slab(xp, x, weight.reshape(o, -1))
+            if bias is not None:
+                y += bias.reshape(o, 1)
+            return _from_batch_last(y.reshape((o,) + out + (n,)))
         cols, out = geo.columns(xp, x, scratch=self.scratch)
         self.cols = None if self.scratch else cols
         if g == 1:
@@ -210,6 +215,25 @@ class ConvNd(Node):
         if bias is not None:
             y += bias.reshape(o, 1)
         return _from_batch_last(y.reshape((o,) + out + (n,)))
+
+    def _slab_by_slab(self, xp, x, w):
+        """Inference: W @ im2col(x), a slab of output rows at a time into one (O, out * N) array. Nothing
+        keeps the columns, so a slab's (at most _SLAB_ELEMENTS) live in cache and a small reused buffer
+        instead of prod(kernel) copies of the whole input."""
+        geo = self.geo
+        a = kernels.batch_last(xp, x, geo.pads)
+        out = geo.out_shape(x.shape[2:])
+        rows, per_row = out[0], math.prod(out[1:]) * x.shape[0]
+        slab = max(1, _SLAB_ELEMENTS // max(w.shape[1] * per_row, 1))
+        y = xp.empty((w.shape[0], rows * per_row), dtype=xp.result_type(w, a))
+        reach = geo.dilation[0] * (geo.kernel[0] - 1) + 1   # input rows one output row reads
+        for first in range(0, rows, slab):
+            last = min(rows, first + slab)
+            window = a[:, first * geo.stride[0]:(last - 1) * geo.stride[0] + reach]
+            cols = kernels.im2col(xp, window, geo.kernel, geo.stride, geo.dilation, (last - first,) + out[1:],
+                                  scratch=True)
+            xp.matmul(w, cols, out=y[:, first * per_row:last * per_row])
+        return y, out
 
     def backward(self, grad):
         need, geo = self.needs_input_grad, self.geo
