@@ -99,7 +99,7 @@ class GELU(_Elementwise):
         cdf = self.cdf if self.cdf is not None else kernels.normal_cdf(xp, x)
         self.cdf = None
         # Phi(x) + x * phi(x) in one buffer: phi(x) = exp(-x^2 / 2 + log(1 / sqrt(2 pi)))
-        d = x * x
+        d = xp.asarray(x * x)   # an array even for 0-d x (NumPy returns a scalar there), for the out= below
         d *= d.dtype.type(-0.5)
         d += d.dtype.type(_LOG_INV_SQRT_2PI)
         xp.exp(d, out=d)

@@ -22,6 +22,7 @@ from ..autograd import node as _node
 from ..autograd.node import Node
 from ..autograd.grad_mode import state as _grad_state
 from ..backend import fused, kernels
+from ..backend import np as _np_host
 from .reduce import is_half
 
 __all__ = [
@@ -581,6 +582,9 @@ class MaxPoolNd(Node):
             g_like_y = xp.empty_like(y, dtype=g.dtype)   # of a transposing read per kernel offset below
             g_like_y[...] = g
             g = g_like_y
+        # On the CPU a finite gradient is multiplied by the masks straight into gx (no temporaries); a NaN
+        # or inf one needs a select (NaN * 0 is NaN), which keeps it at its window's maximum.
+        finite = xp is _np_host and bool(_np_host.isfinite(g.sum()))
         free = None   # windows whose maximum has not been found yet
         for sl in geo.tile_slices():
             hit = x[sl] == y
@@ -588,8 +592,11 @@ class MaxPoolNd(Node):
                 free = ~hit
             else:
                 hit &= free
-                free &= ~hit
-            gx[sl] = fused.masked_grad(g, hit)  # a select: a NaN gradient stays at its window's maximum
+                free ^= hit   # hit is inside free here: this clears it
+            if finite:
+                xp.multiply(g, hit, out=gx[sl])
+            else:
+                gx[sl] = fused.masked_grad(g, hit)
         if _has_nan(xp, y):  # NaN == NaN is False above; as PyTorch, the window's last NaN takes the gradient
             free = xp.isnan(y)
             for sl in reversed(geo.tile_slices()):
