@@ -54,6 +54,8 @@ def set_num_threads(n):
     if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
         raise RuntimeError(f"set_num_threads expects a positive integer, got {n!r}")
     _state["threads"] = n
+    from ndgrad.backend import onednn
+    onednn.set_num_threads(n)   # oneDNN's OpenMP threads (convolutions), now or once it is loaded
     try:
         import threadpoolctl
     except ImportError:

@@ -21,7 +21,7 @@ from ..backend import xp_of as _xp_of
 from ..autograd import node as _node
 from ..autograd.node import Node
 from ..autograd.grad_mode import state as _grad_state
-from ..backend import fused, kernels
+from ..backend import fused, kernels, onednn
 from ..backend import np as _np_host
 from .reduce import is_half
 
@@ -175,6 +175,19 @@ def _by_channel(a):
     return a.transpose(tuple(range(1, a.ndim)) + (0,)).reshape(a.shape[1], -1)
 
 
+def _sum_by_channel(a):
+    """a (N, C, *sp) summed to (C,): over the free (C, sp * N) view when a is batch-last, else directly."""
+    if a.transpose(tuple(range(1, a.ndim)) + (0,)).flags.c_contiguous:
+        return _by_channel(a).sum(1)
+    return a.sum((0,) + tuple(range(2, a.ndim)))
+
+
+def _onednn_takes(xp, *arrays):
+    """Whether oneDNN (backend/onednn.py) will run a convolution of these arrays, so the batch-last
+    relayouts that only the im2col path wants are skipped."""
+    return xp is _np_host and onednn.takes(*arrays)
+
+
 def _batch_last_tensor(xp, t):
     """t (N, C, *sp) with its memory in batch-last order (one copy unless it already is): a gradient
     that several convolution products read as (C, sp * N) is then re-laid out once, not once per read."""
@@ -197,11 +210,16 @@ class ConvNd(Node):
     def __init__(self, geo, scratch=False):
         # scratch: no graph will be recorded (inference), so the columns die with this call and can
         # live in a reused buffer instead of hundreds of MB of fresh, page-faulting memory per conv
-        self.geo, self.scratch = geo, scratch
+        self.geo, self.scratch, self.cols = geo, scratch, None
 
     def forward(self, x, weight, bias=None):
         xp, geo = self.xp, self.geo
         n, o, g = x.shape[0], weight.shape[0], geo.groups
+        if xp is _np_host:   # oneDNN's kernels when installed (float32); None: it does not take this one
+            y = onednn.conv_forward(x, weight, bias, geo.kernel, geo.stride, geo.pads, geo.dilation, g,
+                                    geo.out_shape(x.shape[2:]), training=not self.scratch)
+            if y is not None:
+                return y
         if self.scratch and g == 1 and self.device.type == "cpu":   # a GPU has no cache to keep slabs in
             y, out = self._slab_by_slab(xp, x, weight.reshape(o, -1))
             if bias is not None:
@@ -240,8 +258,8 @@ class ConvNd(Node):
         need, geo = self.needs_input_grad, self.geo
         x, weight = self.input(0), self.input(1)
         grads = [None] * len(need)
-        if not _grad_state.enabled and need[0] and need[1]:
-            grad = _batch_last_tensor(self.xp, grad)   # both products below read it as (O, out * N)
+        if not _grad_state.enabled and need[0] and need[1] and not _onednn_takes(self.xp, x._data, grad._data):
+            grad = _batch_last_tensor(self.xp, grad)   # both im2col products below read it as (O, out * N)
         if need[0]:
             grads[0] = ConvTransposeNd(geo, _shape(x)).apply(grad, weight)
         if need[1]:
@@ -249,7 +267,7 @@ class ConvNd(Node):
         self.cols = None
         if len(need) > 2 and need[2]:
             axes = (0,) + tuple(range(2, grad.ndim))
-            grads[2] = grad.sum(axes) if _grad_state.enabled else _wrap(_by_channel(grad._data).sum(1))
+            grads[2] = grad.sum(axes) if _grad_state.enabled else _wrap(_sum_by_channel(grad._data))
         return tuple(grads)
 
 
@@ -267,8 +285,12 @@ class ConvTransposeNd(Node):
         xp, geo = self.xp, self.geo
         n, o, g = gy.shape[0], weight.shape[0], geo.groups
         out = gy.shape[2:]
-        gy = _by_channel(gy)
         x_shape = (n,) + self.x_shape[1:]
+        if xp is _np_host:
+            gx = onednn.conv_backward_data(gy, weight, x_shape, geo.kernel, geo.stride, geo.pads, geo.dilation, g)
+            if gx is not None:
+                return gx
+        gy = _by_channel(gy)
         padded = geo.padded_batch_last(x_shape)
         if g == 1:
             gx = self._slab_by_slab(xp, weight.reshape(o, -1), gy, padded, out)
@@ -319,6 +341,10 @@ class ConvWeightGrad(Node):
     def forward(self, x, gy):
         xp, geo = self.xp, self.geo
         g = geo.groups
+        if xp is _np_host and self.cols is None:
+            gw = onednn.conv_backward_weights(x, gy, self.w_shape, geo.kernel, geo.stride, geo.pads, geo.dilation, g)
+            if gw is not None:
+                return gw
         cols = self.cols if self.cols is not None else geo.columns(xp, x)[0]
         self.cols = None
         gy = _by_channel(gy)
