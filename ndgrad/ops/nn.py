@@ -862,6 +862,31 @@ def adaptive_avg_pool2d(input, output_size):
 # =============================================================================================
 # normalisation: one Function standardises over some axes, then applies a per-feature affine map
 # =============================================================================================
+def _blas_reducible(a):
+    """A C-contiguous float32/float64 array: its reductions over leading or trailing axes can be one
+    matrix-vector product, which BLAS runs several times faster than NumPy's reduction over short rows
+    (LayerNorm's rows of 128 to 1024 features)."""
+    return a.flags.c_contiguous and a.dtype.kind == "f" and a.dtype.itemsize >= 4 and a.size > 0
+
+
+def _mean_keepdims(xp, a, axes):
+    """a.mean(axes, keepdims=True), by BLAS when ``axes`` are a's trailing axes."""
+    n = a.ndim
+    if axes == tuple(range(n - len(axes), n)) and _blas_reducible(a):
+        rows = a.reshape(-1, math.prod(a.shape[n - len(axes):]))
+        mean = xp.matmul(rows, xp.full(rows.shape[1], 1.0 / rows.shape[1], dtype=a.dtype))
+        return mean.reshape(a.shape[:n - len(axes)] + (1,) * len(axes))
+    return a.mean(axes, keepdims=True)
+
+
+def _sum_leading(xp, a, axes):
+    """a.sum(axes), by BLAS when ``axes`` are a's leading axes (a LayerNorm's weight and bias gradients)."""
+    if axes == tuple(range(len(axes))) and axes and _blas_reducible(a):
+        rows = a.reshape(math.prod(a.shape[:len(axes)]), -1)
+        return xp.matmul(xp.ones(rows.shape[0], dtype=a.dtype), rows).reshape(a.shape[len(axes):])
+    return a.sum(axes)
+
+
 class Normalize(Node):
     """y = (x - mean) / sqrt(var + eps) * weight + bias, statistics over ``axes`` of x viewed as ``group_shape``.
 
@@ -878,9 +903,9 @@ class Normalize(Node):
     def forward(self, x, *params):
         xp = self.xp
         xr = x.reshape(self.group_shape) if self.group_shape else x
-        mean = xr.mean(self.axes, keepdims=True)
+        mean = _mean_keepdims(xp, xr, self.axes)
         xc = xr - mean
-        var = xp.mean(xc * xc, self.axes, keepdims=True)
+        var = _mean_keepdims(xp, xc * xc, self.axes)
         rstd = 1.0 / xp.sqrt(var + self.eps)
         xc *= rstd   # in place from here on: xc is our own temporary (one large allocation per pass saved)
         xhat = xc.reshape(x.shape)
@@ -907,17 +932,17 @@ class Normalize(Node):
         grads = [None] * len(need)
         p_axes = self._param_axes(g.ndim)
         if self.has_weight and need[1]:
-            grads[1] = _wrap((g * xhat).sum(p_axes).reshape(self.inputs[1].shape))
+            grads[1] = _wrap(_sum_leading(xp, g * xhat, p_axes).reshape(self.inputs[1].shape))
         if self.has_bias and need[-1]:
-            grads[-1] = _wrap(g.sum(p_axes).reshape(self.inputs[-1].shape))
+            grads[-1] = _wrap(_sum_leading(xp, g, p_axes).reshape(self.inputs[-1].shape))
         if need[0]:
             gxhat = g * self.input(1)._data.reshape(self.param_shape) if self.has_weight else g
             if self.group_shape:
                 gxhat, xhat = gxhat.reshape(self.group_shape), xhat.reshape(self.group_shape)
             # gx = rstd * (gxhat - mean(gxhat) - xhat * mean(gxhat * xhat)), in two temporaries
             proj = gxhat * xhat
-            proj_mean = proj.mean(axes, keepdims=True)
-            gx = gxhat - gxhat.mean(axes, keepdims=True)
+            proj_mean = _mean_keepdims(xp, proj, axes)
+            gx = gxhat - _mean_keepdims(xp, gxhat, axes)
             gx -= xp.multiply(xhat, proj_mean, out=proj)
             gx *= rstd
             grads[0] = _wrap(gx.reshape(g.shape))
