@@ -817,3 +817,19 @@ def test_inplace_relu_on_a_leaf_that_requires_grad_raises():
     x = ndgrad.ones(3, requires_grad=True)
     with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):
         NF.relu(x, inplace=True)
+
+
+@pytest.mark.parametrize("rows,count,negative", [(7, 40, False), (1, 5, False), (6, 30, True)])
+def test_row_scatter_add_by_sorting_matches_add_at(rows, count, negative):
+    """kernels.add_at's sorted path for whole rows (embedding gradients) sums like np.add.at, repeated
+    and negative indices included, into a table that already holds values."""
+    from ndgrad.backend import kernels
+    rng = np.random.default_rng(0)
+    index = rng.integers(-rows if negative else 0, rows, count)
+    values = rng.standard_normal((count, 3, 2))
+    start = rng.standard_normal((rows, 3, 2))
+    expected = start.copy()
+    np.add.at(expected, index, values)
+    got = start.copy()
+    kernels.add_at(np, got, index, values)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
