@@ -103,6 +103,12 @@ def test_float64_and_empty_inputs_stay_on_im2col(calls):
     assert calls["conv_forward"] == 0
 
 
+def test_version_and_backend_switch_report_onednn():
+    import re
+    assert re.fullmatch(r"3\.\d+\.\d+", onednn.version())
+    assert ndgrad.backends.mkldnn.is_available() and ndgrad.backends.mkldnn.enabled
+
+
 def test_conv_layers_train_the_same_as_torch():
     """A small CNN's loss over a few SGD steps, both libraries from the same weights: oneDNN's float32
     rounding differs from torch's by little, and the losses agree to float32 tolerance."""

@@ -23,7 +23,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-__all__ = ["available", "takes", "conv_forward", "conv_backward_data", "conv_backward_weights", "set_num_threads"]
+__all__ = ["available", "version", "takes", "conv_forward", "conv_backward_data", "conv_backward_weights", "set_num_threads"]
 
 # -- the C API's constants (oneapi/dnnl/dnnl_types.h, dnnl_common_types.h; fixed across 3.x) --------------
 _F32 = 3                       # dnnl_f32
@@ -99,6 +99,21 @@ def _load():
 def available():
     """Whether oneDNN could be loaded (the ``onednn-cpu-gomp`` wheel is installed and runs here)."""
     return _load() is not None
+
+
+class _Version(ctypes.Structure):   # dnnl_version_t
+    _fields_ = [("major", ctypes.c_int), ("minor", ctypes.c_int), ("patch", ctypes.c_int),
+                ("hash", ctypes.c_char_p), ("cpu_runtime", ctypes.c_uint), ("gpu_runtime", ctypes.c_uint)]
+
+
+def version():
+    """oneDNN's version as "major.minor.patch", or None when it is not available."""
+    dnnl = _load()
+    if dnnl is None:
+        return None
+    dnnl.lib.dnnl_version.restype = ctypes.POINTER(_Version)
+    v = dnnl.lib.dnnl_version().contents
+    return f"{v.major}.{v.minor}.{v.patch}"
 
 
 def set_num_threads(n):

@@ -329,7 +329,10 @@ def _module_available(name):
 def _versions(env):
     code = ("import json, importlib\nout = {}\nfor m in ('numpy', 'torch', 'cupy'):\n"
             "    try: out[m] = importlib.import_module(m).__version__\n"
-            "    except Exception: pass\nprint(json.dumps(out))")
+            "    except Exception: pass\n"
+            "try:\n    from ndgrad.backend import onednn\n    v = onednn.version()\n"
+            "    if v: out['oneDNN (ndgrad convolutions)'] = v\nexcept Exception: pass\n"
+            "print(json.dumps(out))")
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     try:
         versions = json.loads(proc.stdout.strip().splitlines()[-1])
