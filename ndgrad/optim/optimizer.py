@@ -14,6 +14,8 @@ from ndgrad.tensor import Tensor
 
 from . import hooks as _hooks
 
+_SMALL = 4096   # elements: below this an update's temporaries are fresh arrays, not workspace buffers
+
 __all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook",
            "register_optimizer_step_post_hook"]
 
@@ -331,6 +333,9 @@ class Optimizer:
     def _add_scaled_(self, p, update, alpha):
         """``p += alpha * update`` in place (``param.add_(update, alpha=alpha)``)."""
         xp = p.xp
+        if update.size <= _SMALL:   # a small temporary costs less than looking up the workspace buffer
+            xp.add(p._data, xp.multiply(update, alpha), out=p._data)
+            return
         scaled = self._scratch(p, "update")
         xp.multiply(update, alpha, out=scaled)
         xp.add(p._data, scaled, out=p._data)
