@@ -69,7 +69,8 @@ class _Unsupported(Exception):
 
 
 _state = {"loaded": None, "tried": False, "threads": None}
-_lock = threading.Lock()
+_lock = threading.Lock()       # loading the library
+_run_lock = threading.Lock()   # executing on the one stream
 
 
 def _library_paths():
@@ -149,9 +150,7 @@ class _Plan:
         lib = dnnl.lib
         self.dnnl, self.output, self.user, self.chosen, self.reorders, self.sizes = dnnl, output, user, {}, {}, {}
         self._owned_mds = list(user.values())
-        self._owned = []   # (destroy function, handle): the primitive descriptors and primitives
-        self._pd = pd
-        self._owned.append((lib.dnnl_primitive_desc_destroy, pd))
+        self._owned = [(lib.dnnl_primitive_desc_destroy, pd)]   # (destroy function, handle), in creation order
         self.primitive = _Handle()
         dnnl.check(lib.dnnl_primitive_create(ctypes.byref(self.primitive), pd), "primitive_create")
         self._owned.append((lib.dnnl_primitive_destroy, self.primitive))
@@ -171,9 +170,9 @@ class _Plan:
                 self.sizes[arg] = lib.dnnl_memory_desc_get_size(md)
 
     def run(self, arrays):
-        """Execute on ``arrays`` (argument -> C-float32 ndarray, the output's included) and wait."""
+        """Execute on ``arrays`` (argument -> float32 ndarray, the output's included) and wait."""
         lib, dnnl = self.dnnl.lib, self.dnnl
-        memories, keep, args = [], [], []
+        memories, keep, args, back = [], [], [], None
 
         def memory(md, array):
             m = _Handle()
@@ -186,27 +185,28 @@ class _Plan:
             exec_args = (_ExecArg * len(pairs))(*[_ExecArg(a, m) for a, m in pairs])
             dnnl.check(lib.dnnl_primitive_execute(prim, dnnl.stream, len(pairs), exec_args), "execute")
 
-        try:
-            for arg, array in arrays.items():
-                user_memory = memory(self.user[arg], array)
-                if arg not in self.reorders:
-                    args.append((arg, user_memory))
-                    continue
-                staging = np.empty(self.sizes[arg], np.uint8)   # the primitive's layout of this argument
-                keep.append(staging)
-                own_memory = memory(self.chosen[arg], staging)
-                args.append((arg, own_memory))
-                if arg != self.output:
-                    execute(self.reorders[arg], [(_ARG_FROM, user_memory), (_ARG_TO, own_memory)])
-                else:
-                    back = (self.reorders[arg], [(_ARG_FROM, own_memory), (_ARG_TO, user_memory)])
-            execute(self.primitive, args)
-            if self.output in self.reorders:
-                execute(*back)
-            dnnl.check(lib.dnnl_stream_wait(dnnl.stream), "stream_wait")
-        finally:
-            for m in memories:
-                lib.dnnl_memory_destroy(m)
+        with _run_lock:   # one stream: executions from two Python threads must not interleave
+            try:
+                for arg, array in arrays.items():
+                    user_memory = memory(self.user[arg], array)
+                    if arg not in self.reorders:
+                        args.append((arg, user_memory))
+                        continue
+                    staging = np.empty(self.sizes[arg], np.uint8)   # the primitive's layout of this argument
+                    keep.append(staging)
+                    own_memory = memory(self.chosen[arg], staging)
+                    args.append((arg, own_memory))
+                    if arg != self.output:
+                        execute(self.reorders[arg], [(_ARG_FROM, user_memory), (_ARG_TO, own_memory)])
+                    else:
+                        back = (self.reorders[arg], [(_ARG_FROM, own_memory), (_ARG_TO, user_memory)])
+                execute(self.primitive, args)
+                if back is not None:
+                    execute(*back)
+                dnnl.check(lib.dnnl_stream_wait(dnnl.stream), "stream_wait")
+            finally:
+                for m in memories:
+                    lib.dnnl_memory_destroy(m)
 
     def __del__(self):
         lib = self.dnnl.lib
@@ -339,15 +339,10 @@ def conv_forward(x, w, bias, kernel, stride, pads, dilation, groups, y_spatial, 
                 "convolution_forward_primitive_desc_create")
         return _Plan(dnnl, pd, user, {_ARG_SRC: _Q_SRC, _ARG_WEIGHTS: _Q_WEIGHTS, _ARG_DST: _Q_DST}, _ARG_DST)
 
-    plan = _cached(key, build)
-    if plan is None:
-        return None
-    y = np.empty(y_shape, np.float32)
-    arrays = {_ARG_SRC: x, _ARG_WEIGHTS: wg, _ARG_DST: y}
+    arrays = {_ARG_SRC: x, _ARG_WEIGHTS: wg}
     if bias is not None:
         arrays[_ARG_BIAS] = bias
-    plan.run(arrays)
-    return y
+    return _run(key, build, arrays, _ARG_DST, y_shape)
 
 
 def _forward_hint(dnnl, x_shape, wg_shape, y_shape, geometry):
@@ -360,38 +355,61 @@ def _forward_hint(dnnl, x_shape, wg_shape, y_shape, geometry):
     return pd
 
 
+def _backward_primitive_desc(dnnl, kind, x_shape, wg_shape, y_shape, geometry):
+    """The primitive descriptor of the input ("data") or weight ("weights") gradient."""
+    lib = dnnl.lib
+    hint = _forward_hint(dnnl, x_shape, wg_shape, y_shape, geometry)
+    try:
+        pd = _Handle()
+        with _AnyLayouts(dnnl) as any_:
+            if kind == "data":
+                status = lib.dnnl_convolution_backward_data_primitive_desc_create(
+                    ctypes.byref(pd), dnnl.engine, _CONVOLUTION_DIRECT, any_(x_shape), any_(wg_shape),
+                    any_(y_shape), *geometry, hint, None)
+            else:   # no bias gradient here: ndgrad sums it itself
+                status = lib.dnnl_convolution_backward_weights_primitive_desc_create(
+                    ctypes.byref(pd), dnnl.engine, _CONVOLUTION_DIRECT, any_(x_shape), any_(wg_shape), None,
+                    any_(y_shape), *geometry, hint, None)
+            dnnl.check(status, f"convolution backward {kind} primitive_desc_create")
+    finally:
+        lib.dnnl_primitive_desc_destroy(hint)
+    return pd
+
+
+def _run(key, build, arrays, output, output_shape):
+    """Run the cached plan for ``key`` (built by ``build`` the first time) into a new float32 array
+    ``arrays[output]`` of ``output_shape``; None when oneDNN refused this convolution."""
+    plan = _cached(key, build)
+    if plan is None:
+        return None
+    arrays[output] = out = np.empty(output_shape, np.float32)
+    try:
+        plan.run(arrays)
+    except _Unsupported:   # an execution oneDNN refused: the im2col path computes it instead
+        return None
+    return out
+
+
 def conv_backward_data(gy, w, x_shape, kernel, stride, pads, dilation, groups):
     """The input gradient (conv_transpose) as a C-contiguous float32 array of ``x_shape``, or None."""
     if not _usable(gy, w):
         return None
     wg = w.reshape(_weights_shape(w.shape, groups))
+    x_shape = tuple(x_shape)
     geometry = _geometry(x_shape[2:], gy.shape[2:], kernel, stride, pads, dilation)
     if geometry is None:
         return None
-    key = ("backward_data", _layout_key(gy), _layout_key(wg), tuple(x_shape), stride, pads, dilation, groups)
 
     def build():
         dnnl = _load()
         user = {_ARG_DIFF_DST: _plain(dnnl, gy), _ARG_WEIGHTS: _plain(dnnl, wg),
                 _ARG_DIFF_SRC: _plain(dnnl, shape=x_shape)}
-        hint = _forward_hint(dnnl, x_shape, wg.shape, gy.shape, geometry)
-        try:
-            pd = _Handle()
-            with _AnyLayouts(dnnl) as any_:
-                dnnl.check(dnnl.lib.dnnl_convolution_backward_data_primitive_desc_create(
-                    ctypes.byref(pd), dnnl.engine, _CONVOLUTION_DIRECT, any_(x_shape), any_(wg.shape), any_(gy.shape),
-                    *geometry, hint, None), "convolution_backward_data_primitive_desc_create")
-        finally:
-            dnnl.lib.dnnl_primitive_desc_destroy(hint)
+        pd = _backward_primitive_desc(dnnl, "data", x_shape, wg.shape, gy.shape, geometry)
         return _Plan(dnnl, pd, user, {_ARG_DIFF_DST: _Q_DIFF_DST, _ARG_WEIGHTS: _Q_WEIGHTS,
                                       _ARG_DIFF_SRC: _Q_DIFF_SRC}, _ARG_DIFF_SRC)
 
-    plan = _cached(key, build)
-    if plan is None:
-        return None
-    gx = np.empty(tuple(x_shape), np.float32)
-    plan.run({_ARG_DIFF_DST: gy, _ARG_WEIGHTS: wg, _ARG_DIFF_SRC: gx})
-    return gx
+    key = ("backward_data", _layout_key(gy), _layout_key(wg), x_shape, stride, pads, dilation, groups)
+    return _run(key, build, {_ARG_DIFF_DST: gy, _ARG_WEIGHTS: wg}, _ARG_DIFF_SRC, x_shape)
 
 
 def conv_backward_weights(x, gy, w_shape, kernel, stride, pads, dilation, groups):
@@ -402,27 +420,15 @@ def conv_backward_weights(x, gy, w_shape, kernel, stride, pads, dilation, groups
     geometry = _geometry(x.shape[2:], gy.shape[2:], kernel, stride, pads, dilation)
     if geometry is None:
         return None
-    key = ("backward_weights", _layout_key(x), _layout_key(gy), wg_shape, stride, pads, dilation, groups)
 
     def build():
         dnnl = _load()
         user = {_ARG_SRC: _plain(dnnl, x), _ARG_DIFF_DST: _plain(dnnl, gy),
                 _ARG_DIFF_WEIGHTS: _plain(dnnl, shape=wg_shape)}
-        hint = _forward_hint(dnnl, x.shape, wg_shape, gy.shape, geometry)
-        try:
-            pd = _Handle()
-            with _AnyLayouts(dnnl) as any_:
-                dnnl.check(dnnl.lib.dnnl_convolution_backward_weights_primitive_desc_create(
-                    ctypes.byref(pd), dnnl.engine, _CONVOLUTION_DIRECT, any_(x.shape), any_(wg_shape), None,
-                    any_(gy.shape), *geometry, hint, None), "convolution_backward_weights_primitive_desc_create")
-        finally:
-            dnnl.lib.dnnl_primitive_desc_destroy(hint)
+        pd = _backward_primitive_desc(dnnl, "weights", x.shape, wg_shape, gy.shape, geometry)
         return _Plan(dnnl, pd, user, {_ARG_SRC: _Q_SRC, _ARG_DIFF_DST: _Q_DIFF_DST,
                                       _ARG_DIFF_WEIGHTS: _Q_DIFF_WEIGHTS}, _ARG_DIFF_WEIGHTS)
 
-    plan = _cached(key, build)
-    if plan is None:
-        return None
-    gw = np.empty(wg_shape, np.float32)
-    plan.run({_ARG_SRC: x, _ARG_DIFF_DST: gy, _ARG_DIFF_WEIGHTS: gw})
-    return gw.reshape(tuple(w_shape))
+    key = ("backward_weights", _layout_key(x), _layout_key(gy), wg_shape, stride, pads, dilation, groups)
+    gw = _run(key, build, {_ARG_SRC: x, _ARG_DIFF_DST: gy}, _ARG_DIFF_WEIGHTS, wg_shape)
+    return None if gw is None else gw.reshape(tuple(w_shape))
