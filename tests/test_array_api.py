@@ -237,7 +237,8 @@ def test_inspection():
     info = xp.__array_namespace_info__()
     assert info.default_dtypes()["real floating"] is ndgrad.get_default_dtype()
     assert info.default_dtypes()["indexing"] is xp.int64
-    assert set(info.dtypes(kind="integral")) == {"int8", "int16", "int32", "int64", "uint8"}
+    assert set(info.dtypes(kind="integral")) == {"int8", "int16", "int32", "int64",
+                                                 "uint8", "uint16", "uint32", "uint64"}
     assert info.dtypes(kind="complex floating") == {"complex64": xp.complex64, "complex128": xp.complex128}
     assert "complex128" in info.dtypes() and "complex64" in info.dtypes(kind="numeric")
     assert info.default_dtypes()["complex floating"] is ndgrad.get_default_dtype().to_complex()
@@ -346,3 +347,185 @@ def test_complex_special_values_follow_the_standard():
     np.testing.assert_array_equal(out.real, np.sign(z.real))
     np.testing.assert_array_equal(np.signbit(out.imag), np.signbit(z.imag))
     same(xp.tanh(A(c34)), np.tanh(c34))
+
+
+# --- uint16 / uint32 / uint64 in the namespace: the standard's semantics, with NumPy as the reference --------
+# (PyTorch lacks most of these operations and promotions, and ndgrad's own namespace follows PyTorch.)
+
+UNSIGNED = ("uint8", "uint16", "uint32", "uint64")
+INTEGERS = ("int8", "int16", "int32", "int64") + UNSIGNED
+_urng = np.random.default_rng(5)
+
+
+def unsigned(shape, name, high=None):
+    """Random values of an unsigned dtype, over its whole range unless ``high`` is given."""
+    high = int(np.iinfo(name).max) if high is None else high
+    return _urng.integers(0, high, size=shape, dtype=name, endpoint=True)
+
+
+def exactly(out, expected):
+    """Same shape, dtype and exact values as a NumPy array (no float detour: uint64 values pass 2**53)."""
+    expected = np.asarray(expected)
+    assert isinstance(out, ndgrad.Tensor)
+    assert (tuple(out.shape), out.dtype.name) == (expected.shape, expected.dtype.name), \
+        ((tuple(out.shape), out.dtype), (expected.shape, expected.dtype))
+    np.testing.assert_array_equal(np.asarray(out._data), expected)
+
+
+def _defined(a, b):
+    """The standard leaves uint64 with a signed integer undefined (NumPy gives float64)."""
+    return not ({a, b} & {"uint64"} and {a, b} & {"int8", "int16", "int32", "int64"})
+
+
+PAIRS = [(a, b) for a in INTEGERS for b in INTEGERS if _defined(a, b)]
+
+
+@pytest.mark.parametrize("a, b", PAIRS, ids=[f"{a}-{b}" for a, b in PAIRS])
+def test_unsigned_promotion_table_like_numpy(a, b):
+    """The standard's integer table (uint16 + uint32 -> uint32, uint8 + int16 -> int16, uint32 + int8 -> int64)
+    is NumPy 2's; arrays of both dtypes combine by it, in functions and as a 0-d operand alike."""
+    assert xp.result_type(getattr(xp, a), getattr(xp, b)) is getattr(xp, np.result_type(a, b).name)
+    assert xp.can_cast(getattr(xp, a), getattr(xp, b)) == np.can_cast(a, b)
+    x, y = unsigned((3, 4), "uint8", 60).astype(a), unsigned((4,), "uint8", 60).astype(b)
+    for fn in ("add", "multiply", "maximum", "less", "not_equal"):
+        exactly(getattr(xp, fn)(A(x), A(y)), getattr(np, fn)(x, y))
+    exactly(xp.subtract(A(x.T), A(y[0])), np.subtract(x.T, y[0]))  # a view and a 0-d array
+    exactly(xp.bitwise_xor(A(x), A(y)), np.bitwise_xor(x, y))
+    exactly(xp.where(A(x > 30), A(x), A(y)), np.where(x > 30, x, y))
+    exactly(xp.concat([A(x), A(y[None])]), np.concat([x, y[None]]))
+
+
+@pytest.mark.parametrize("name", ["uint16", "uint32", "uint64"])
+def test_unsigned_dtype_objects(name):
+    d = getattr(xp, name)
+    assert d is getattr(ndgrad, name) and xp.isdtype(d, "unsigned integer") and xp.isdtype(d, "integral")
+    assert not xp.isdtype(d, "signed integer") and xp.isdtype(d, ("bool", "numeric"))
+    ours, ref = xp.iinfo(d), np.iinfo(name)
+    assert (ours.bits, ours.max, ours.min, ours.dtype) == (ref.bits, ref.max, ref.min, d)
+    assert xp.iinfo(xp.zeros(2, dtype=d)).max == ref.max
+    check_error(lambda: xp.finfo(d), f"finfo: ndgrad.{name} is not a floating-point dtype", ValueError)
+    # the scalar joins the array's dtype, also at the top of its range
+    assert xp.result_type(xp.ones(2, dtype=d), 3) is d and xp.result_type(d, True) is d
+    top = int(ref.max)
+    exactly(xp.add(A(np.array([0, 1], dtype=name)), top), np.add(np.array([0, 1], dtype=name), np.asarray(top, name)))
+    # across kinds (left open by the standard) the other kind wins outright, as for every other integer
+    for other in (xp.float32, xp.float64, xp.complex64):
+        assert xp.result_type(d, other) is xp.result_type(xp.int64, other) is other
+    assert xp.result_type(xp.bool, d) is d
+
+
+def test_unsigned_inspection_like_numpy():
+    ours, ref = xp.__array_namespace_info__(), np.__array_namespace_info__()
+    for kind in ("unsigned integer", "integral", "numeric", None):
+        assert list(ours.dtypes(kind=kind)) == list(ref.dtypes(kind=kind)), kind
+    assert set(ours.dtypes()) == set(ref.dtypes())
+
+
+u16, u32, u64 = unsigned((3, 4), "uint16"), unsigned((3, 4), "uint32"), unsigned((5, 4), "uint64")
+small64 = unsigned((3, 4), "uint64", 9)
+shifts = unsigned((3, 4), "uint32", 40)  # includes amounts of the bit width and more
+with_ties = np.array([5, 2**64 - 1, 5, 0, 2**63, 2**64 - 1], dtype=np.uint64)
+
+# (name, ndgrad call, numpy call): exact values and dtypes.
+UNSIGNED_CASES = [
+    ("sum uint16 -> uint64", lambda: xp.sum(A(u16)), lambda: np.sum(u16)),
+    ("sum uint64 wraps", lambda: xp.sum(A(u64), axis=0), lambda: np.sum(u64, axis=0)),
+    ("sum of a view keepdims", lambda: xp.sum(xp.matrix_transpose(A(u32)), axis=1, keepdims=True),
+     lambda: np.sum(u32.T, axis=1, keepdims=True)),
+    ("sum with dtype", lambda: xp.sum(A(u16), axis=1, dtype=xp.uint16), lambda: np.sum(u16, axis=1, dtype=np.uint16)),
+    ("sum size-0", lambda: xp.sum(A(u32[:0]), axis=0), lambda: np.sum(u32[:0], axis=0)),
+    ("sum 0-d", lambda: xp.sum(A(u32[0, 0])), lambda: np.sum(u32[0, 0])),
+    ("prod uint32 -> uint64", lambda: xp.prod(A(u32), axis=1), lambda: np.prod(u32, axis=1)),
+    ("prod uint64 over axes", lambda: xp.prod(A(small64), axis=(0, 1)), lambda: np.prod(small64, axis=(0, 1))),
+    ("cumulative_sum uint64 wraps", lambda: xp.cumulative_sum(A(u64), axis=0, include_initial=True),
+     lambda: np.cumulative_sum(u64, axis=0, include_initial=True)),
+    ("cumulative_sum uint16", lambda: xp.cumulative_sum(A(u16), axis=1), lambda: np.cumulative_sum(u16, axis=1)),
+    ("cumulative_prod uint32", lambda: xp.cumulative_prod(A(u32[0])), lambda: np.cumulative_prod(u32[0])),
+    ("max uint64", lambda: xp.max(A(u64), axis=1), lambda: np.max(u64, axis=1)),
+    ("min of a view", lambda: xp.min(xp.matrix_transpose(A(u32)), axis=0), lambda: np.min(u32.T, axis=0)),
+    ("argmax uint64", lambda: xp.argmax(A(u64), axis=0), lambda: np.argmax(u64, axis=0)),
+    ("argmin keepdims", lambda: xp.argmin(A(u16), axis=1, keepdims=True),
+     lambda: np.argmin(u16, axis=1, keepdims=True)),
+    ("count_nonzero", lambda: xp.count_nonzero(A(small64)), lambda: np.count_nonzero(small64)),
+    ("nonzero", lambda: xp.nonzero(A(small64))[1], lambda: np.nonzero(small64)[1]),
+    ("diff wraps", lambda: xp.diff(A(u32), axis=1), lambda: np.diff(u32, axis=1)),
+    ("sort uint64 above 2**63", lambda: xp.sort(A(with_ties)), lambda: np.sort(with_ties)),
+    ("sort descending of a view", lambda: xp.sort(xp.matrix_transpose(A(u16)), axis=1, descending=True),
+     lambda: np.flip(np.sort(u16.T, axis=1), axis=1)),
+    ("argsort stable", lambda: xp.argsort(A(with_ties)), lambda: np.argsort(with_ties, stable=True)),
+    ("argsort stable descending", lambda: xp.argsort(A(with_ties), descending=True),
+     lambda: np.argsort(~with_ties, stable=True)),  # ~ reverses the order of unsigned values exactly
+    ("searchsorted", lambda: xp.searchsorted(A(np.sort(with_ties)), A(with_ties), side="right"),
+     lambda: np.searchsorted(np.sort(with_ties), with_ties, side="right")),
+    ("searchsorted mixed dtypes", lambda: xp.searchsorted(A(np.sort(u16[0])), A(u32[0])),
+     lambda: np.searchsorted(np.sort(u16[0]).astype(np.uint32), u32[0])),
+    ("unique_values", lambda: xp.sort(xp.unique_values(A(with_ties))), lambda: np.unique(with_ties)),
+    ("unique_counts", lambda: xp.unique_counts(A(with_ties)).counts, lambda: np.unique_counts(with_ties).counts),
+    ("bitwise_and", lambda: xp.bitwise_and(A(u64), A(u64[::-1])), lambda: np.bitwise_and(u64, u64[::-1])),
+    ("bitwise_or with uint16", lambda: xp.bitwise_or(A(u32), A(u16)), lambda: np.bitwise_or(u32, u16)),
+    ("bitwise_invert", lambda: xp.bitwise_invert(A(u64)), lambda: np.invert(u64)),
+    ("left shift past the width", lambda: xp.bitwise_left_shift(A(u32), A(shifts)), lambda: np.left_shift(u32, shifts)),
+    ("right shift past the width", lambda: xp.bitwise_right_shift(A(u32), A(shifts)),
+     lambda: np.right_shift(u32, shifts)),
+    ("right shift uint64", lambda: xp.bitwise_right_shift(A(u64), 70), lambda: np.right_shift(u64, np.uint64(70))),
+    ("equal", lambda: xp.equal(A(u64), A(u64[::-1])), lambda: np.equal(u64, u64[::-1])),
+    ("greater_equal with a scalar", lambda: xp.greater_equal(A(u64), 2**63),
+     lambda: np.greater_equal(u64, np.uint64(2**63))),
+    ("floor_divide", lambda: xp.floor_divide(A(u32), 7), lambda: np.floor_divide(u32, np.uint32(7))),
+    ("remainder", lambda: xp.remainder(A(u64[:3]), A(small64 + 1)), lambda: np.remainder(u64[:3], small64 + 1)),
+    ("add wraps", lambda: xp.add(A(u16), A(u16[::-1])), lambda: np.add(u16, u16[::-1])),
+    ("negative wraps", lambda: xp.negative(A(small64)), lambda: np.negative(small64)),
+    ("abs", lambda: xp.abs(A(u64)), lambda: np.abs(u64)),
+    ("sign", lambda: xp.sign(A(small64)), lambda: np.sign(small64)),
+    ("square", lambda: xp.square(A(u16)), lambda: np.square(u16)),
+    ("pow", lambda: xp.pow(A(u32), 2), lambda: np.power(u32, np.uint32(2))),
+    ("round of uint is the uint", lambda: xp.round(A(u64)), lambda: np.round(u64)),
+    ("clip", lambda: xp.clip(A(u64), 2**40, 2**63), lambda: np.clip(u64, np.uint64(2**40), np.uint64(2**63))),
+    ("where with a scalar", lambda: xp.where(A(u16 > 100), A(u16), 7), lambda: np.where(u16 > 100, u16, np.uint16(7))),
+    ("matmul", lambda: xp.matmul(A(u16), xp.matrix_transpose(A(u16))), lambda: np.matmul(u16, u16.T)),
+    ("vecdot", lambda: xp.vecdot(A(u32), A(u32)), lambda: np.vecdot(u32, u32)),
+    ("linalg.trace -> uint64", lambda: xp.linalg.trace(A(u16[:3, :3])), lambda: np.linalg.trace(u16[:3, :3])),
+    ("stack", lambda: xp.stack([A(u64), A(u64)], axis=-1), lambda: np.stack([u64, u64], axis=-1)),
+    ("take", lambda: xp.take(A(u64), A(np.array([-1, 0])), axis=0), lambda: np.take(u64, [-1, 0], axis=0)),
+    ("flip", lambda: xp.flip(A(u32), axis=0), lambda: np.flip(u32, axis=0)),
+    ("astype to float64", lambda: xp.astype(A(u64), xp.float64), lambda: u64.astype(np.float64)),
+    ("astype int8 to uint32", lambda: xp.astype(A(i8), xp.uint32), lambda: i8.astype(np.uint32)),
+    ("asarray above 2**63", lambda: xp.asarray([2**64 - 1, 2**63], dtype=xp.uint64),
+     lambda: np.asarray([2**64 - 1, 2**63], dtype=np.uint64)),
+    ("full of the maximum", lambda: xp.full((2, 3), 2**64 - 1, dtype=xp.uint64),
+     lambda: np.full((2, 3), 2**64 - 1, dtype=np.uint64)),
+    ("zeros size-0", lambda: xp.zeros((0, 2), dtype=xp.uint16), lambda: np.zeros((0, 2), dtype=np.uint16)),
+    ("ones_like", lambda: xp.ones_like(A(u32)), lambda: np.ones_like(u32)),
+    ("arange", lambda: xp.arange(2, 11, 3, dtype=xp.uint32), lambda: np.arange(2, 11, 3, dtype=np.uint32)),
+    ("eye", lambda: xp.eye(3, 4, k=1, dtype=xp.uint64), lambda: np.eye(3, 4, k=1, dtype=np.uint64)),
+    ("tril", lambda: xp.tril(A(u64[:4])), lambda: np.tril(u64[:4])),
+]
+
+
+@pytest.mark.parametrize("name, ours, reference", UNSIGNED_CASES, ids=[c[0] for c in UNSIGNED_CASES])
+def test_unsigned_functions_like_numpy(name, ours, reference):
+    exactly(ours(), reference())
+
+
+def test_unsigned_in_ndgrad_keeps_pytorch_semantics():
+    a, b = ndgrad.ones(2, dtype=ndgrad.uint16), ndgrad.ones(2, dtype=ndgrad.int8)
+    with pytest.raises(RuntimeError, match="Promotion for uint16, uint32, uint64 types is not supported"):
+        ndgrad.add(a, b)  # PyTorch refuses; the namespace promotes by the standard's table
+    assert xp.add(a, b).dtype is xp.int32 and ndgrad.sum(a).dtype is ndgrad.int64 and xp.sum(a).dtype is xp.uint64
+
+
+@pytest.mark.parametrize("case, match, exc", [
+    (lambda: xp.bitwise_and(A(i8), A(u64[0, :1])), r"bitwise_and: ndgrad.int8 and ndgrad.uint64 have no common "
+     r"integer dtype.*astype", TypeError),
+    (lambda: xp.mean(A(u32)), r"mean: expected a floating-point input, got ndgrad.uint32", RuntimeError),
+    (lambda: xp.iinfo(xp.float64), r"iinfo: ndgrad.float64 is not an integer dtype", ValueError),
+])
+def test_unsigned_errors(case, match, exc):
+    check_error(case, match, exc)
+
+
+def test_tensor_equals_a_complex_scalar_at_full_precision():
+    # the Python complex compares in the array's precision (found by the conformance suite's asarray test)
+    value = 16777217j  # not a complex64 number
+    exactly(xp.asarray([value, 1j], dtype=xp.complex128) == value, np.asarray([value, 1j]) == value)
+    exactly(xp.asarray([value], dtype=xp.complex128) != value, np.asarray([value]) != value)

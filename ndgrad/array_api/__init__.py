@@ -5,8 +5,8 @@ semantics; this one follows the standard where the two differ (``axis``/``keepdi
 ``concat``, ``permute_dims``, ``astype``, ``unique_*``, stable ``sort``, promotion in which 0-d arrays count
 like any array, ...). Its arrays are ordinary ndgrad Tensors, so autograd works through most functions.
 It has the ``linalg`` and ``fft`` extensions (on ``ndgrad.linalg`` and ``ndgrad.fft``).
-complex64/complex128 are supported (``linalg`` on complex arrays is computed without gradients);
-not provided: uint16/uint32/uint64 (ndgrad has none).
+complex64/complex128 are supported (``linalg`` on complex arrays is computed without gradients), and so are
+uint16/uint32/uint64 with the standard's promotion (``ndgrad`` itself refuses most mixes with them, as PyTorch).
 """
 import math as _math
 

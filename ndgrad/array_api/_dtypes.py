@@ -2,16 +2,20 @@
 ``iinfo``, ``isdtype``, ``result_type``.
 
 ndgrad's own ``result_type`` follows PyTorch (0-d tensors rank below dimensioned ones); here every array
-counts alike and Python scalars take the dtype of the array they meet, as the standard asks.
+counts alike and Python scalars take the dtype of the array they meet, as the standard asks. uint16, uint32
+and uint64 promote by the standard's table here (uint16 + int8 -> int32, uint8 + uint32 -> uint32), where
+ndgrad's own table refuses them as PyTorch does.
 """
 from .. import dtypes as _dt
 from ..backend import np
 from ..tensor import Tensor
 
-__all__ = ["bool", "int8", "int16", "int32", "int64", "uint8", "float32", "float64", "complex64", "complex128",
-           "astype", "can_cast", "finfo", "iinfo", "isdtype", "result_type"]
+__all__ = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64",
+           "complex64", "complex128", "astype", "can_cast", "finfo", "iinfo", "isdtype", "result_type"]
 
 bool, int8, int16, int32, int64, uint8 = _dt.bool_, _dt.int8, _dt.int16, _dt.int32, _dt.int64, _dt.uint8
+uint16, uint32, uint64 = _dt.uint16, _dt.uint32, _dt.uint64
+_WIDE_UNSIGNED = (uint16, uint32, uint64)  # PyTorch's limited-support dtypes: ndgrad's promotion refuses mixes
 float32, float64 = _dt.float32, _dt.float64
 complex64, complex128 = _dt.complex64, _dt.complex128
 _builtin_bool = type(True)
@@ -49,6 +53,10 @@ def promote(a, b):
     # Within a kind, and between real and complex floating point, the standard's table is NumPy's.
     if (a.category == b.category or {a.category, b.category} == {2, 3}) and _dt.bfloat16 not in (a, b):
         return _dt.to_dtype(np.promote_types(a.np, b.np))
+    if a in _WIDE_UNSIGNED or b in _WIDE_UNSIGNED:
+        # Across kinds (left open by the standard) the higher kind wins outright, as PyTorch does for the
+        # other integers (bool + uint16 -> uint16, uint32 + float32 -> float32); ndgrad's own table refuses.
+        return a if a.category > b.category else b
     return _dt.promote_types(a, b)
 
 

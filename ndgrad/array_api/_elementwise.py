@@ -65,15 +65,21 @@ def _bitwise(name, xp_name):
     def op(x1, x2, /):
         a, b = operands(name, x1, x2)
         if a.dtype.category >= 2:
+            if all(isinstance(x, _nd.Tensor) and x.dtype.category == 1 for x in (x1, x2)):
+                # NumPy's uint64 + signed integer is float64; the standard leaves that pair undefined.
+                raise TypeError(f"{name}: {x1.dtype} and {x2.dtype} have no common integer dtype (uint64 with "
+                                f"a signed integer); convert one first, e.g. astype(x, int64)")
             raise TypeError(f"{name}: expected integer or bool arrays, got {a.dtype}")
         if xp_name.endswith("shift"):
             if a.dtype.name == "bool":
                 raise TypeError(f"{name}: expected integer arrays, got bool")
-            # Shifting by the bit width or more is undefined in C; define it as the limit NumPy gives.
+            # Shifting by the bit width or more is undefined in C; define it as the limit NumPy gives: 0, or
+            # the sign's fill (-1 or 0) for a signed right shift.
             bits = a.dtype.itemsize * 8
-            amount = a.xp.minimum(b._data, bits - 1) if xp_name == "right_shift" else b._data
+            signed_right = xp_name == "right_shift" and a.dtype.is_signed
+            amount = a.xp.minimum(b._data, bits - 1) if signed_right else b._data
             out = getattr(a.xp, xp_name)(a._data, amount)
-            if xp_name == "left_shift":
+            if not signed_right:
                 out = a.xp.where(b._data >= bits, 0, out).astype(a._data.dtype)
             return wrap_like(out, a)
         return wrap_like(getattr(a.xp, xp_name)(a._data, b._data), a)

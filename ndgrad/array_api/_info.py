@@ -7,12 +7,13 @@ from ..backend import cuda as _cuda
 
 __all__ = ["__array_namespace_info__"]
 
-_ORDER = ["bool", "int8", "int16", "int32", "int64", "uint8", "float32", "float64", "complex64", "complex128"]
+_SIGNED = ["int8", "int16", "int32", "int64"]
+_UNSIGNED = ["uint8", "uint16", "uint32", "uint64"]
+_REAL, _COMPLEX = ["float32", "float64"], ["complex64", "complex128"]
+_ORDER = ["bool", *_SIGNED, *_UNSIGNED, *_REAL, *_COMPLEX]
 _KINDS = {
-    "bool": ["bool"], "signed integer": ["int8", "int16", "int32", "int64"], "unsigned integer": ["uint8"],
-    "integral": ["int8", "int16", "int32", "int64", "uint8"], "real floating": ["float32", "float64"],
-    "complex floating": ["complex64", "complex128"],
-    "numeric": ["int8", "int16", "int32", "int64", "uint8", "float32", "float64", "complex64", "complex128"],
+    "bool": ["bool"], "signed integer": _SIGNED, "unsigned integer": _UNSIGNED, "integral": _SIGNED + _UNSIGNED,
+    "real floating": _REAL, "complex floating": _COMPLEX, "numeric": _SIGNED + _UNSIGNED + _REAL + _COMPLEX,
 }
 
 

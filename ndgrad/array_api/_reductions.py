@@ -32,29 +32,43 @@ def mean(x, /, *, axis=None, keepdims=False):
 
 
 def _sum_dtype(x, dtype):
-    """The standard's accumulator: the default integer for (signed) integers and bool, else x's dtype."""
+    """The standard's accumulator: int64 (the default integer) for signed integers and bool, uint64 (the
+    unsigned integer of the default's width) for unsigned ones, else x's dtype."""
     if dtype is not None:
         return dtype
+    if x.dtype.category == 1 and not x.dtype.is_signed:
+        return _dt.uint64
     if x.dtype.category <= 1:
         return _dt.int64
     return x.dtype
 
 
+def _integer_reduce(name, x, axes, keepdims, d):
+    """An integer sum/prod straight on the backend, wrapping modulo 2**bits of ``d`` (ndgrad's own reductions
+    accumulate every integer in int64, which is wrong for uint64 beyond 2**63); integers have no gradient."""
+    out = getattr(x.xp, name)(x._data, axis=axes, dtype=d.np, keepdims=keepdims)
+    return wrap_like(x.xp.asarray(out, dtype=d.np), x)
+
+
 def sum(x, /, *, axis=None, dtype=None, keepdims=False):
     x = check_array(x, "sum")
-    return _reduce(_nd.sum, x, axis, keepdims, "sum", dtype=_sum_dtype(x, dtype))
+    d = _sum_dtype(x, dtype)
+    if d.category <= 1:
+        return _integer_reduce("sum", x, normalize_axes(axis, x.ndim, "sum"), keepdims, d)
+    return _reduce(_nd.sum, x, axis, keepdims, "sum", dtype=d)
 
 
 def prod(x, /, *, axis=None, dtype=None, keepdims=False):
     x = check_array(x, "prod")
     d = _sum_dtype(x, dtype)
-    work = _dt.int64 if d.category <= 1 else d  # as in _cumulative: integers wrap to d at the end
-    x = x if x.dtype is work else x.to(work)
     axes = normalize_axes(axis, x.ndim, "prod")
-    out = x.clone()
+    if d.category <= 1:
+        return _integer_reduce("prod", x, axes, keepdims, d)
+    out = x if x.dtype is d else x.to(d)
+    out = out.clone() if out is x else out
     for a in sorted(axes, reverse=True):  # one axis at a time: ndgrad's prod takes a single dim
         out = _nd.prod(out, a, keepdim=keepdims)
-    return out if out.dtype is d else out.to(d)
+    return out
 
 
 def _moments(fn, x, axis, correction, keepdims, op):
@@ -73,7 +87,7 @@ def var(x, /, *, axis=None, correction=0.0, keepdims=False):
     return _moments(_nd.var, x, axis, correction, keepdims, "var")
 
 
-def _cumulative(fn, x, axis, dtype, include_initial, op, initial):
+def _cumulative(fn, backend_fn, x, axis, dtype, include_initial, op, initial):
     x = check_array(x, op)
     if axis is None:
         if x.ndim > 1:
@@ -83,12 +97,11 @@ def _cumulative(fn, x, axis, dtype, include_initial, op, initial):
         raise ValueError(f"{op}: expected an array of at least 1 dimension, got a 0-d array")
     axis = normalize_axis(axis, x.ndim, op)
     d = _sum_dtype(x, dtype)
-    # Integers accumulate in int64 and wrap to the asked dtype afterwards (the same modular result):
-    # ndgrad's cumprod widens small integers itself.
-    work = _dt.int64 if d.category <= 1 else d
-    x = x if x.dtype is work else x.to(work)
-    out = fn(x, axis) if x.shape[axis] else x.clone()
-    out = out if out.dtype is d else out.to(d)
+    if d.category <= 1:  # integers straight on the backend, wrapping in d (see _integer_reduce)
+        out = wrap_like(getattr(x.xp, backend_fn)(x._data, axis=axis, dtype=d.np), x)
+    else:
+        x = x if x.dtype is d else x.to(d)
+        out = fn(x, axis) if x.shape[axis] else x.clone()
     if include_initial:
         shape = list(x.shape)
         shape[axis] = 1
@@ -97,11 +110,11 @@ def _cumulative(fn, x, axis, dtype, include_initial, op, initial):
 
 
 def cumulative_sum(x, /, *, axis=None, dtype=None, include_initial=False):
-    return _cumulative(_nd.cumsum, x, axis, dtype, include_initial, "cumulative_sum", 0)
+    return _cumulative(_nd.cumsum, "cumsum", x, axis, dtype, include_initial, "cumulative_sum", 0)
 
 
 def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False):
-    return _cumulative(_nd.cumprod, x, axis, dtype, include_initial, "cumulative_prod", 1)
+    return _cumulative(_nd.cumprod, "cumprod", x, axis, dtype, include_initial, "cumulative_prod", 1)
 
 
 def all(x, /, *, axis=None, keepdims=False):

@@ -942,7 +942,7 @@ def _compare(fn, name):
                         isinstance(other, Tensor) and other._data.dtype.kind == "c"):
             raise NotImplementedError(f"{name}: complex numbers have no order (dtype {input.dtype}); compare "
                                       f".real or .abs() instead")
-        if not isinstance(other, Tensor) and not isinstance(other, (_int, float, bool)):
+        if not isinstance(other, Tensor) and not isinstance(other, (_int, float, bool, complex)):
             other = _as_tensor(other, input)
         if isinstance(other, Tensor):
             if input._device != other._device:
