@@ -11,10 +11,8 @@ import threading
 
 import numpy as np
 
-from . import onednn as _onednn
-
 __all__ = ["as_strided", "pad_constant", "windows", "batch_last", "im2col", "col2im", "erf", "output_size",
-           "put_along_axis", "add_at", "normal_cdf", "matmul"]
+           "put_along_axis", "add_at", "normal_cdf"]
 
 
 def as_strided(xp, a, shape, strides):
@@ -144,16 +142,6 @@ def col2im(xp, cols, padded_shape, kernel, stride, dilation, out_shape, out=None
             for i in range(nd))
         out[dst] += cols[(slice(None),) + offset]
     return out
-
-
-def matmul(xp, a, b, out=None):
-    """``xp.matmul(a, b)``; on the CPU a large float32 2-D product goes to oneDNN's sgemm when it is
-    installed (backend/onednn.py), NumPy's BLAS otherwise."""
-    if xp is np and a.ndim == 2 and b.ndim == 2:
-        c = _onednn.sgemm(a, b, out)
-        if c is not None:
-            return c
-    return xp.matmul(a, b) if out is None else xp.matmul(a, b, out=out)
 
 
 def put_along_axis(xp, arr, indices, values, axis):

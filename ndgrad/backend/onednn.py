@@ -23,8 +23,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-__all__ = ["available", "version", "takes", "conv_forward", "conv_backward_data", "conv_backward_weights", "sgemm",
-           "set_num_threads"]
+__all__ = ["available", "version", "takes", "conv_forward", "conv_backward_data", "conv_backward_weights", "set_num_threads"]
 
 # -- the C API's constants (oneapi/dnnl/dnnl_types.h, dnnl_common_types.h; fixed across 3.x) --------------
 _F32 = 3                       # dnnl_f32
@@ -433,49 +432,3 @@ def conv_backward_weights(x, gy, w_shape, kernel, stride, pads, dilation, groups
     key = ("backward_weights", _layout_key(x), _layout_key(gy), wg_shape, stride, pads, dilation, groups)
     gw = _run(key, build, {_ARG_SRC: x, _ARG_DIFF_DST: gy}, _ARG_DIFF_WEIGHTS, wg_shape)
     return None if gw is None else gw.reshape(tuple(w_shape))
-
-
-# -- matrix products --------------------------------------------------------------------------------------
-_SGEMM_MIN_MACS = 1 << 18   # below this the ctypes call costs more than a faster kernel saves
-
-
-def _sgemm_function(dnnl):
-    f = getattr(dnnl, "sgemm", None)
-    if f is None:
-        f = dnnl.sgemm = dnnl.lib.dnnl_sgemm
-        f.argtypes = [ctypes.c_char, ctypes.c_char, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_float,
-                      ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_float,
-                      ctypes.c_void_p, ctypes.c_int64]
-    return f
-
-
-def _row_major(a):
-    """(transpose flag, leading dimension) that describe 2-D ``a`` to a row-major GEMM, or None."""
-    rows, cols = a.shape
-    s0, s1 = a.strides
-    if s1 == 4 and s0 >= 4 * cols and s0 % 4 == 0:
-        return b"N", s0 // 4
-    if s0 == 4 and s1 >= 4 * rows and s1 % 4 == 0:   # a transposed view: memory holds a.T row by row
-        return b"T", s1 // 4
-    return None
-
-
-def sgemm(a, b, out=None):
-    """a @ b for 2-D float32 NumPy arrays by oneDNN's sgemm (its JIT kernels: 5-10 % faster than
-    OpenBLAS on AMD Zen 4, on a par with MKL on Intel), into ``out`` if given; None where it does not
-    apply (other dtypes or layouts, small products, oneDNN missing or disabled)."""
-    m, k = a.shape
-    n = b.shape[1]
-    if m * n * k < _SGEMM_MIN_MACS or min(m, n, k) < 2 or not _usable(a, b):
-        return None
-    layout_a, layout_b = _row_major(a), _row_major(b)
-    if layout_a is None or layout_b is None:
-        return None
-    if out is None:
-        out = np.empty((m, n), np.float32)
-    elif not (out.dtype == np.float32 and out.shape == (m, n) and out.strides[1] == 4
-              and out.strides[0] >= 4 * n and out.strides[0] % 4 == 0):
-        return None
-    status = _sgemm_function(_load())(layout_a[0], layout_b[0], m, n, k, 1.0, a.ctypes.data, layout_a[1],
-                                      b.ctypes.data, layout_b[1], 0.0, out.ctypes.data, out.strides[0] // 4)
-    return out if status == 0 else None

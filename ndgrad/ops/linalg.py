@@ -12,7 +12,7 @@ from .. import amp as _amp
 from ..autograd.grad_mode import state as _grad_state
 from ..autograd import node as _node
 from ..autograd.node import Node
-from ..backend import kernels, to_device
+from ..backend import to_device
 from ..tensor import _new_tensor
 from .shape import normalize_dim, broadcast_shapes, transpose, unsqueeze, squeeze, reshape
 
@@ -26,7 +26,7 @@ class MatMul(Node):
     __slots__ = ()
 
     def forward(self, a, b):
-        return kernels.matmul(self.xp, a, b)
+        return self.xp.matmul(a, b)
 
     def backward(self, grad):
         a, b = self.input(0), self.input(1)
@@ -61,12 +61,12 @@ class MatMul(Node):
         xp = self.xp
         grad_a = grad_b = None
         if need_a:
-            grad_a = _new_tensor(kernels.matmul(xp, g, xp.swapaxes(b, -1, -2)), self.device)
+            grad_a = _new_tensor(xp.matmul(g, xp.swapaxes(b, -1, -2)), self.device)
         if need_b:
             if b.ndim == 2 and a.ndim > 2:
-                gb = kernels.matmul(xp, a.reshape(-1, a.shape[-1]).T, g.reshape(-1, g.shape[-1]))
+                gb = xp.matmul(a.reshape(-1, a.shape[-1]).T, g.reshape(-1, g.shape[-1]))
             else:
-                gb = kernels.matmul(xp, xp.swapaxes(a, -1, -2), g)
+                gb = xp.matmul(xp.swapaxes(a, -1, -2), g)
             grad_b = _new_tensor(gb, self.device)
         return grad_a, grad_b
 

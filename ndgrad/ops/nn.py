@@ -87,9 +87,9 @@ class Linear(Node):
         if x.ndim > 2:
             # One GEMM over the flattened leading dims: NumPy runs (A, B, in) @ (in, out) as A*B small
             # products, up to 6x slower for a language model's decoder.
-            y = kernels.matmul(self.xp, x.reshape(-1, x.shape[-1]), weight.T).reshape(x.shape[:-1] + (weight.shape[0],))
+            y = self.xp.matmul(x.reshape(-1, x.shape[-1]), weight.T).reshape(x.shape[:-1] + (weight.shape[0],))
         else:
-            y = kernels.matmul(self.xp, x, weight.T) if x.ndim == 2 else self.xp.matmul(x, weight.T)
+            y = self.xp.matmul(x, weight.T)
         if bias is not None:
             y += bias
         return y
@@ -111,9 +111,9 @@ class Linear(Node):
         g = grad._data
         g2 = g.reshape(-1, out_f)
         if need[0]:  # through the 2-d view for the same reason as in forward
-            grads[0] = _wrap(kernels.matmul(self.xp, g2, weight._data).reshape(g.shape[:-1] + (in_f,)))
+            grads[0] = _wrap(self.xp.matmul(g2, weight._data).reshape(g.shape[:-1] + (in_f,)))
         if need[1]:
-            grads[1] = _wrap(kernels.matmul(self.xp, g2.T, x._data.reshape(-1, in_f)))
+            grads[1] = _wrap(self.xp.matmul(g2.T, x._data.reshape(-1, in_f)))
         if len(need) > 2 and need[2]:
             grads[2] = _wrap(g2.sum(0))
         return tuple(grads)

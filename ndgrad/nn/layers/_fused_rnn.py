@@ -15,7 +15,6 @@ gradients are those of the unfused layer.
 import ndgrad
 from ndgrad.autograd import grad_mode
 from ndgrad.autograd.node import Node
-from ndgrad.backend import kernels
 from ndgrad.tensor import _new_tensor
 
 __all__ = []
@@ -76,7 +75,7 @@ class FusedLSTM(_FusedRecurrence):
         w_t = w_hh.T
         for t in self._order(T):
             a = gates[t]
-            kernels.matmul(xp, h, w_t, out=a)
+            xp.matmul(h, w_t, out=a)
             a += xw[t]
             if b_hh is not None:
                 a += b_hh
@@ -126,7 +125,7 @@ class FusedLSTM(_FusedRecurrence):
             xp.multiply(dc, i, out=d[:, 2 * H:3 * H])             # d g
             d[:, 2 * H:3 * H] *= 1 - g * g
             dc *= f
-            dh = kernels.matmul(xp, d, w_hh)
+            dh = d @ w_hh
         return self._grads(xp, d_gates, dh, dc, h0, out[..., :H], order, grad)
 
     def _grads(self, xp, d_gates, dh0, dc0, h0, hs, order, grad):
@@ -156,7 +155,7 @@ def _weight_grad(xp, d_gates, h0, hs, order):
     prev = xp.empty((T, N, h0.shape[-1]), dtype=d_gates.dtype)
     for k, t in enumerate(order):
         prev[t] = hs[order[k - 1]] if k > 0 else h0
-    return kernels.matmul(xp, d_gates.reshape(T * N, G).T, prev.reshape(T * N, h0.shape[-1]))
+    return d_gates.reshape(T * N, G).T @ prev.reshape(T * N, h0.shape[-1])
 
 
 class FusedGRU(_FusedRecurrence):
@@ -178,7 +177,7 @@ class FusedGRU(_FusedRecurrence):
         w_t = w_hh.T
         for t in self._order(T):
             a = gates[t]
-            kernels.matmul(xp, h, w_t, out=a)
+            xp.matmul(h, w_t, out=a)
             if b_hh is not None:
                 a += b_hh
             gh_n[t] = a[:, 2 * H:]
@@ -228,7 +227,7 @@ class FusedGRU(_FusedRecurrence):
             dr *= r * (1 - r)
             d_gh[t, :, :2 * H] = d_xw[t, :, :2 * H]
             xp.multiply(dn, r, out=d_gh[t, :, 2 * H:])
-            dh = dh * z + kernels.matmul(xp, d_gh[t], w_hh)
+            dh = dh * z + d_gh[t] @ w_hh
         return self._grads(xp, d_xw, d_gh, dh, h0, out, order, grad)
 
     def _grads(self, xp, d_xw, d_gh, dh0, h0, hs, order, grad):

@@ -1,6 +1,5 @@
-"""float32 convolutions and matrix products through oneDNN (ndgrad/backend/onednn.py) against torch and
-NumPy: forward, input, weight and bias gradients, second order, non-contiguous inputs, inference; and the
-im2col / NumPy paths when disabled.
+"""float32 convolutions through oneDNN (ndgrad/backend/onednn.py) against torch: forward, input, weight
+and bias gradients, second order, non-contiguous inputs, inference; and the im2col path when disabled.
 
 oneDNN comes from the optional ``onednn-cpu-gomp`` wheel (the test extra installs it); without it, or
 where its library cannot load, these tests skip and ndgrad's own im2col path runs everywhere.
@@ -22,7 +21,7 @@ pytestmark = pytest.mark.skipif(not ndgrad.backends.mkldnn.is_available(),
 @pytest.fixture
 def calls(monkeypatch):
     """How many convolutions each oneDNN entry point actually ran (returned an array, not None)."""
-    counts = {"conv_forward": 0, "conv_backward_data": 0, "conv_backward_weights": 0, "sgemm": 0}
+    counts = {"conv_forward": 0, "conv_backward_data": 0, "conv_backward_weights": 0}
     for name in counts:
         real = getattr(onednn, name)
 
@@ -91,7 +90,7 @@ def test_disabled_uses_im2col_with_the_same_results(calls, monkeypatch):
     x.grad = w.grad = None
     monkeypatch.setattr(ndgrad.backends.mkldnn, "enabled", False)
     NF.conv2d(x, w, padding=1).square().sum().backward()
-    assert calls == {"conv_forward": 1, "conv_backward_data": 1, "conv_backward_weights": 1, "sgemm": 0}
+    assert calls == {"conv_forward": 1, "conv_backward_data": 1, "conv_backward_weights": 1}
     for a, b in zip(fast, (x.grad.numpy(), w.grad.numpy())):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
@@ -135,61 +134,3 @@ def test_conv_layers_train_the_same_as_torch():
         losses.append(run)
     np.testing.assert_allclose(losses[1], losses[0], rtol=1e-4)
     assert losses[1][-1] < losses[1][0]
-
-
-# -- matrix products -------------------------------------------------------------------------------
-def _layouts(rng, m, k, n):
-    """(a, b) pairs of every layout sgemm takes: contiguous, transposed views, row-strided slices."""
-    a = rng.standard_normal((m, k), dtype=np.float32)
-    b = rng.standard_normal((k, n), dtype=np.float32)
-    wide_a = rng.standard_normal((m, k + 5), dtype=np.float32)[:, 2:k + 2]
-    yield a, b
-    yield np.ascontiguousarray(a.T).T, b
-    yield a, np.ascontiguousarray(b.T).T
-    yield np.ascontiguousarray(a.T).T, np.ascontiguousarray(b.T).T
-    yield wide_a, b
-
-
-def test_sgemm_matches_numpy_for_every_layout(calls):
-    from ndgrad.backend import kernels
-    rng = np.random.default_rng(3)
-    for a, b in _layouts(rng, 70, 65, 90):
-        np.testing.assert_allclose(kernels.matmul(np, a, b), a @ b, rtol=1e-5, atol=1e-4)
-        out = np.empty((140, 90), np.float32)[::2]   # a row-strided destination
-        assert kernels.matmul(np, a, b, out=out) is out
-        np.testing.assert_allclose(out, a @ b, rtol=1e-5, atol=1e-4)
-    assert calls["sgemm"] == 10
-    small = rng.standard_normal((4, 4), dtype=np.float32)
-    np.testing.assert_array_equal(kernels.matmul(np, small, small), small @ small)   # too small: NumPy's
-    wide = rng.standard_normal((64, 64)).astype(np.float64)
-    np.testing.assert_array_equal(kernels.matmul(np, wide, wide), wide @ wide)        # float64: NumPy's
-    assert calls["sgemm"] == 10
-
-
-@pytest.mark.parametrize("name,shapes", [
-    ("linear", [(96, 80), (70, 80), (70,)]),
-    ("linear", [(3, 40, 80), (70, 80)]),
-    ("matmul", [(90, 75), (75, 64)]),
-    ("matmul", [(4, 90, 75), (75, 64)]),
-])
-def test_products_match_torch_in_float32(calls, name, shapes):
-    torch_fn = getattr(TF, name, None) or getattr(torch, name)
-    ndgrad_fn = getattr(NF, name, None) or getattr(ndgrad, name)
-    for contiguous in (True, False):
-        check_op(shapes, torch_fn, ndgrad_fn, dtype="float32", contiguous=contiguous)
-    assert calls["sgemm"] >= 2   # at least the weight gradient (a batched forward stays with NumPy)
-
-
-def test_recurrent_layers_use_sgemm_and_match_torch(calls):
-    torch.manual_seed(0)
-    theirs = torch.nn.LSTM(48, 64, num_layers=2)
-    ours = ndgrad.nn.LSTM(48, 64, num_layers=2)
-    ours.load_state_dict({k: ndgrad.from_numpy(v.detach().numpy().copy()) for k, v in theirs.state_dict().items()})
-    x = np.random.default_rng(4).standard_normal((12, 10, 48), dtype=np.float32)
-    tx, nx = torch.tensor(x, requires_grad=True), ndgrad.tensor(x, requires_grad=True)
-    t_out, n_out = theirs(tx)[0], ours(nx)[0]
-    np.testing.assert_allclose(n_out.detach().numpy(), t_out.detach().numpy(), rtol=1e-4, atol=1e-5)
-    t_out.square().sum().backward()
-    n_out.square().sum().backward()
-    np.testing.assert_allclose(nx.grad.numpy(), tx.grad.numpy(), rtol=1e-4, atol=1e-4)
-    assert calls["sgemm"] > 0
