@@ -874,7 +874,8 @@ def _mean_keepdims(xp, a, axes):
     n = a.ndim
     if axes == tuple(range(n - len(axes), n)) and _blas_reducible(a):
         rows = a.reshape(-1, math.prod(a.shape[n - len(axes):]))
-        mean = xp.matmul(rows, xp.full(rows.shape[1], 1.0 / rows.shape[1], dtype=a.dtype))
+        mean = xp.matmul(rows, xp.ones(rows.shape[1], dtype=a.dtype))
+        mean /= rows.shape[1]   # sum, then divide: a product with a rounded 1/n would miss exact means
         return mean.reshape(a.shape[:n - len(axes)] + (1,) * len(axes))
     return a.mean(axes, keepdims=True)
 
