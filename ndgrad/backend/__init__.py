@@ -9,7 +9,7 @@ import numpy as np
 from . import cpu
 from . import cuda as _cuda  # cheap: CuPy itself is imported only when a GPU is asked for
 
-__all__ = ["np", "Device", "get_device", "namespace", "xp_of", "device_of", "to_device", "CPU"]
+__all__ = ["np", "Device", "get_device", "namespace", "xp_of", "device_of", "to_device", "host", "CPU"]
 
 
 class Device:
@@ -103,6 +103,11 @@ def device_of(array):
     if type(array) is np.ndarray or not _cuda.is_cupy_array(array):
         return CPU
     return _cuda_device(array.device.id)
+
+
+def host(array):
+    """``array`` as a NumPy array on the host: CuPy arrays are copied over, anything else is taken as is."""
+    return array.get() if hasattr(array, "get") else np.asarray(array)
 
 
 def to_device(array, device):

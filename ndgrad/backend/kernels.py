@@ -270,14 +270,7 @@ def _rows_by_sorting(out, index, values):
 
 
 def scatter_add(xp, target, index, values):
-    """``target[index] += values`` in place, where repeated indices accumulate (unlike ``+=``).
-
-    ``index`` is anything that indexes ``target`` (ints, slices, integer arrays);
-    numpy uses ``np.add.at``, cupy its atomic ``cupyx.scatter_add``.
-    """
-    if xp is np:
-        np.add.at(target, index, values)
-    else:
-        import cupyx
-        cupyx.scatter_add(target, index, values)
+    """``target[index] += values`` in place, where repeated indices accumulate (unlike ``+=``); returns
+    ``target``. ``index`` is anything that indexes ``target`` (ints, slices, integer arrays)."""
+    add_at(xp, target, index, values)
     return target

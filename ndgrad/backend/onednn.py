@@ -296,7 +296,9 @@ def _geometry(x_spatial, y_spatial, kernel, stride, pads, dilation):
     return (_dims(stride), _dims([d - 1 for d in dilation]), _dims([lo for lo, _ in pads]), _dims(pad_r))
 
 
-def _usable(*arrays):
+def takes(*arrays):
+    """Whether oneDNN takes a convolution of these arrays (float32 NumPy, non-negative strides, not
+    empty; loaded and enabled), shape checks aside."""
     if _state["tried"] and _state["loaded"] is None:
         return False
     from ..backends import mkldnn
@@ -306,18 +308,13 @@ def _usable(*arrays):
                for a in arrays) and available()
 
 
-def takes(*arrays):
-    """Whether a convolution of these arrays (all float32 NumPy) goes to oneDNN (shape checks aside)."""
-    return _usable(*arrays)
-
-
 def _layout_key(a):
     return a.shape, a.strides
 
 
 def conv_forward(x, w, bias, kernel, stride, pads, dilation, groups, y_spatial, training):
     """y = conv(x, w) + bias as a C-contiguous (N, O, *out) float32 array, or None (use im2col)."""
-    if not _usable(x, w) or (bias is not None and not _usable(bias)):
+    if not takes(x, w) or (bias is not None and not takes(bias)):
         return None
     if bias is not None:
         bias = np.ascontiguousarray(bias)   # oneDNN reads a bias as dense, whatever its descriptor says
@@ -396,7 +393,7 @@ def _run(key, build, arrays, output, output_shape):
 
 def conv_backward_data(gy, w, x_shape, kernel, stride, pads, dilation, groups):
     """The input gradient (conv_transpose) as a C-contiguous float32 array of ``x_shape``, or None."""
-    if not _usable(gy, w):
+    if not takes(gy, w):
         return None
     wg = w.reshape(_weights_shape(w.shape, groups))
     x_shape = tuple(x_shape)
@@ -418,7 +415,7 @@ def conv_backward_data(gy, w, x_shape, kernel, stride, pads, dilation, groups):
 
 def conv_backward_weights(x, gy, w_shape, kernel, stride, pads, dilation, groups):
     """The weight gradient as a C-contiguous float32 array of ``w_shape``, or None."""
-    if not _usable(x, gy):
+    if not takes(x, gy):
         return None
     wg_shape = _weights_shape(tuple(w_shape), groups)
     geometry = _geometry(x.shape[2:], gy.shape[2:], kernel, stride, pads, dilation)

@@ -3,7 +3,7 @@ from collections import namedtuple
 
 from ..autograd import node as _node
 from ..autograd.node import Node
-from ..backend import np
+from ..backend import host, np  # noqa: F401  (host: linalg modules import it from here)
 
 __all__ = ["LinAlgError"]
 
@@ -96,11 +96,6 @@ def scipy_batches():
     import scipy
     major, minor = (int(part) for part in scipy.__version__.split(".")[:2])
     return (major, minor) >= (1, 15)
-
-
-def host(array):
-    """A host numpy copy of a raw array (for the slow error paths)."""
-    return array.get() if hasattr(array, "get") else np.asarray(array)
 
 
 def wrap(array, device):

@@ -3,7 +3,7 @@
 The trace records such a module as one op (its inner steps are not recorded),
 so a sequence of any length runs through the exported model.
 """
-from ..backend import np
+from ..backend import host, np
 
 MAPPERS = {}
 # torch's gate order -> ONNX's: LSTM (i, f, g, o) -> (i, o, f, c); GRU (r, z, n) -> (z, r, h)
@@ -13,11 +13,6 @@ _GATES = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2], "RNN_TANH": [0], "RNN_RELU": [
 def CAPTURED_MODULES():
     from ..nn.layers.rnn import GRU, LSTM, RNN
     return (RNN, LSTM, GRU)
-
-
-def _host(t):
-    data = t._data
-    return np.asarray(data.get() if hasattr(data, "get") else data)
 
 
 def _reorder(array, mode, hidden):
@@ -47,11 +42,11 @@ def _recurrent(ctx, op):
         ws, rs, bs = [], [], []
         for d in range(dirs):
             suffix = f"_l{layer}" + ("_reverse" if d else "")
-            ws.append(_reorder(_host(getattr(module, "weight_ih" + suffix)), mode, hidden))
-            rs.append(_reorder(_host(getattr(module, "weight_hh" + suffix)), mode, hidden))
+            ws.append(_reorder(host(getattr(module, "weight_ih" + suffix)._data), mode, hidden))
+            rs.append(_reorder(host(getattr(module, "weight_hh" + suffix)._data), mode, hidden))
             if module.bias:
-                b_ih = _reorder(_host(getattr(module, "bias_ih" + suffix)), mode, hidden)
-                b_hh = _reorder(_host(getattr(module, "bias_hh" + suffix)), mode, hidden)
+                b_ih = _reorder(host(getattr(module, "bias_ih" + suffix)._data), mode, hidden)
+                b_hh = _reorder(host(getattr(module, "bias_hh" + suffix)._data), mode, hidden)
             else:
                 b_ih = b_hh = np.zeros(gates * hidden, dtype=dtype)
             bs.append(np.concatenate([b_ih, b_hh]))

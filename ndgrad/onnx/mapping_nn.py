@@ -1,7 +1,7 @@
 """ONNX mappings of the coarse neural-network nodes: linear, convolution, pooling, norms, softmax, embedding."""
 import math
 
-from ..backend import np
+from ..backend import host as _host, np
 from .mapping_elementwise import inputs_as, mapper, out_dtype, MAPPERS  # noqa: F401
 from .mapping_shape import array_input
 

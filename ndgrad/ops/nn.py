@@ -15,6 +15,7 @@ Convolution is im2col (a strided view, one copy) and one batched matmul
 transposing copies. The input gradient is the transpose matmul plus col2im.
 """
 import math
+import numbers
 
 from .. import amp as _amp
 from ..backend import xp_of as _xp_of
@@ -42,8 +43,8 @@ def _tensor_cls():
 
 
 def _ntuple(value, n, what, op):
-    if isinstance(value, int):
-        return (value,) * n
+    if isinstance(value, numbers.Integral):
+        return (int(value),) * n
     value = tuple(int(v) for v in value)
     if len(value) == 1:
         return value * n

@@ -1,7 +1,6 @@
 """Small helpers the functional layer files share."""
-import numbers
-
 from ...autograd import node as _node
+from ...ops.nn import _ntuple
 
 
 def _T():
@@ -17,15 +16,7 @@ def _shape(t):
     return tuple(t.shape)
 
 
-def _tuple(value, n, what, op):
-    if isinstance(value, numbers.Integral):
-        return (int(value),) * n
-    value = tuple(int(v) for v in value)
-    if len(value) == 1:
-        return value * n
-    if len(value) != n:
-        raise ValueError(f"{op}: {what} must be an int or a tuple of {n} ints, got {value}")
-    return value
+_tuple = _ntuple   # an int or an n-tuple of ints, checked, as the conv/pool ops parse them
 
 
 def _work_dtype(xp, t):

@@ -16,7 +16,7 @@ import contextlib
 import zlib
 
 import ndgrad
-from ndgrad.backend import np
+from ndgrad.backend import host as _host, np
 from ndgrad.nn.module import Module
 from ndgrad.tensor import Tensor
 
@@ -74,10 +74,6 @@ def _reachable_leaves(outputs):
             elif parent is not None:
                 leaves.add(id(parent))
     return leaves
-
-
-def _host(array):
-    return array if type(array) is np.ndarray else array.get()
 
 
 class DistributedDataParallel(Module):
