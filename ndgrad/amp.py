@@ -1,9 +1,6 @@
 """Mixed precision: ``autocast`` runs matmul/linear/conv in float16 (or bfloat16); ``GradScaler`` keeps
 float16 gradients from underflowing by scaling the loss and unscaling before the optimizer step."""
-import math
-
 from . import dtypes
-from .autograd import grad_mode
 
 
 class _AutocastState:
@@ -106,80 +103,4 @@ def cast_inputs(*tensors):
     return tuple(out)
 
 
-class GradScaler:
-    """Scale the loss up before backward, unscale gradients before the step, skip steps with inf/nan.
-
-    ``scaler.scale(loss).backward(); scaler.step(optimizer); scaler.update()``, as in PyTorch.
-    """
-
-    def __init__(self, device="cuda", init_scale=2.0 ** 16, growth_factor=2.0, backoff_factor=0.5,
-                 growth_interval=2000, enabled=True):
-        self.scale_value = float(init_scale)
-        self.growth_factor, self.backoff_factor = growth_factor, backoff_factor
-        self.growth_interval, self.enabled = growth_interval, enabled
-        self._growth_tracker = 0
-        self._found_inf = False
-        self._unscaled = set()
-
-    def scale(self, outputs):
-        if not self.enabled:
-            return outputs
-        if isinstance(outputs, (list, tuple)):
-            return type(outputs)(o * self.scale_value for o in outputs)
-        return outputs * self.scale_value
-
-    def unscale_(self, optimizer):
-        if not self.enabled or id(optimizer) in self._unscaled:
-            return
-        inv = 1.0 / self.scale_value
-        finite = []  # one flag per gradient, kept on its device: reading them is the step's only sync
-        with grad_mode.no_grad():
-            for group in optimizer.param_groups:
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    g = p.grad._data
-                    finite.append(p.grad.xp.isfinite(g).all())
-                    p.grad = type(p.grad)._wrap(g * g.dtype.type(inv), p.grad._device)
-        found = not all(bool(f) for f in finite)
-        self._found_inf = self._found_inf or found
-        self._unscaled.add(id(optimizer))
-
-    def step(self, optimizer, *args, **kwargs):
-        if not self.enabled:
-            return optimizer.step(*args, **kwargs)
-        self.unscale_(optimizer)
-        if self._found_inf:
-            return None  # skip: the update would write inf/nan into the weights
-        return optimizer.step(*args, **kwargs)
-
-    def update(self, new_scale=None):
-        if not self.enabled:
-            return
-        if new_scale is not None:
-            self.scale_value = float(new_scale)
-        elif self._found_inf:
-            self.scale_value *= self.backoff_factor
-            self._growth_tracker = 0
-        else:
-            self._growth_tracker += 1
-            if self._growth_tracker == self.growth_interval:
-                self.scale_value *= self.growth_factor
-                self._growth_tracker = 0
-        if not math.isfinite(self.scale_value) or self.scale_value <= 0:
-            self.scale_value = 1.0
-        self._found_inf = False
-        self._unscaled = set()
-
-    def get_scale(self):
-        return self.scale_value
-
-    def state_dict(self):
-        return {"scale": self.scale_value, "growth_factor": self.growth_factor,
-                "backoff_factor": self.backoff_factor, "growth_interval": self.growth_interval,
-                "_growth_tracker": self._growth_tracker}
-
-    def load_state_dict(self, sd):
-        self.scale_value = sd["scale"]
-        self.growth_factor, self.backoff_factor = sd["growth_factor"], sd["backoff_factor"]
-        self.growth_interval, self._growth_tracker = sd["growth_interval"], sd["_growth_tracker"]
+from .grad_scaler import GradScaler  # noqa: E402,F401  (ndgrad.amp.GradScaler; imported last: it needs Tensor)

@@ -10,6 +10,7 @@ from . import dtypes
 from .autograd import node as _node
 from .autograd import grad_mode
 from .backend import CPU, np, device_of, get_device, namespace, to_device
+from .backend import host_sync
 
 _ndarray = np.ndarray
 
@@ -207,6 +208,7 @@ class Tensor:
         if self._data.size != 1:
             raise RuntimeError(f"item(): a Tensor with {self._data.size} elements (shape {tuple(self.shape)}) "
                                f"cannot be converted to a Python number; index one element or reduce first")
+        host_sync.read("Tensor.item()", self._data)
         return self._data.reshape(()).item() if self._device is CPU else self._data.item()
 
     def tolist(self):
@@ -224,7 +226,10 @@ class Tensor:
         return self._data
 
     def _host(self):
-        return self._data if self._device is CPU else to_device(self._data, CPU)
+        if self._device is CPU:
+            host_sync.read("a read of the tensor's values", self._data)   # counts only under stand_in
+            return self._data
+        return to_device(self._data, CPU)
 
     def __array__(self, dtype=None, copy=None):
         arr = self._host()

@@ -38,7 +38,7 @@ def test_device_parsing_and_errors():
 def test_grad_scaler_scales_unscales_and_skips_non_finite_steps():
     w = ndgrad.tensor([1.0, 2.0], requires_grad=True)
     opt = ndgrad.optim.SGD([w], lr=0.1)
-    scaler = ndgrad.amp.GradScaler(init_scale=8.0, growth_interval=2)
+    scaler = ndgrad.amp.GradScaler("cpu", init_scale=8.0, growth_interval=2)
     loss = (w * w).sum()
     scaled = scaler.scale(loss)
     assert scaled.item() == pytest.approx(8.0 * loss.item())

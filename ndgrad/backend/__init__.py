@@ -7,6 +7,7 @@ writes one code path against it.
 import numpy as np
 
 from . import cpu
+from . import host_sync
 from . import cuda as _cuda  # cheap: CuPy itself is imported only when a GPU is asked for
 
 __all__ = ["np", "Device", "get_device", "namespace", "xp_of", "device_of", "to_device", "host", "CPU"]
@@ -116,5 +117,11 @@ def to_device(array, device):
     if src == device:
         return array
     if device.type == "cpu":
+        host_sync.read("a copy from the GPU to the CPU")
         return _cuda.to_host(array)
+    if host_sync.capture_active():
+        raise RuntimeError(
+            f"copying a {src.type} array of shape {tuple(array.shape)} to {device} during CUDA graph capture: a "
+            f"copy from host memory cannot be captured; make the tensor on the GPU before capture (a static "
+            f"tensor) and copy_ new values into it between replays")
     return _cuda.to_gpu(array, device.index)

@@ -20,6 +20,7 @@ from ..ops.nn import (adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_
                       group_norm, layer_norm, linear, log_softmax, max_pool1d, max_pool2d, max_pool3d, nll_loss,
                       softmax)
 from ._functional_layers._common import _T, _const, _shape
+from ._functional_layers.embeddings import _check_indices
 
 __all__ = [
     "linear", "bilinear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
@@ -159,18 +160,11 @@ def dropout(input, p=0.5, training=True, inplace=False):
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
               sparse=False):
     """Rows of ``weight`` at the integer indices ``input``; the row at padding_idx gets no gradient."""
-    idx = input._data
-    if idx.dtype.kind not in "iu":
-        raise TypeError(f"embedding: indices must be an integer tensor, got {input.dtype}")
     if max_norm is not None or scale_grad_by_freq or sparse:
         raise NotImplementedError("embedding: max_norm, scale_grad_by_freq and sparse are not supported by ndgrad; "
                                   "leave them at their defaults")
+    idx = _check_indices("embedding", input, weight)
     n = weight.shape[0]
-    # negative indices do not count from the end here (PyTorch refuses them): -1 is a bug, not the last row
-    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):
-        bad = int(idx.max()) if int(idx.max()) >= n else int(idx.min())
-        raise IndexError(f"embedding: index {bad} is out of range for an embedding table of {n} rows "
-                         f"(weight shape {_shape(weight)}); indices must be in [0, {n - 1}]")
     if padding_idx is not None and padding_idx < 0:
         padding_idx += n
     rows = _Embedding(idx, padding_idx).apply(weight)

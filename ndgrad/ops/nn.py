@@ -22,7 +22,7 @@ from ..backend import xp_of as _xp_of
 from ..autograd import node as _node
 from ..autograd.node import Node
 from ..autograd.grad_mode import state as _grad_state
-from ..backend import fused, kernels, onednn
+from ..backend import fused, host_sync, kernels, onednn
 from ..backend import np as _np_host
 from .reduce import is_half
 
@@ -547,7 +547,13 @@ def _ndindex(shape):
 
 
 def _has_nan(xp, a):
-    return a.dtype.kind in "fV" and bool(xp.isnan(a).any())
+    """Whether ``a`` holds a NaN; on a GPU always assumed (the NaN-aware path is exact either way), so that
+    pooling never waits for the device."""
+    if a.dtype.kind not in "fV":
+        return False
+    if host_sync.on_device(a):
+        return True
+    return bool(xp.isnan(a).any())
 
 
 class MaxPoolNd(Node):
@@ -1199,12 +1205,12 @@ class _ClassTargets:
     def __init__(self, xp, target, weight, ignore_index, eps, reduction, num_classes, dtype, op):
         valid = target != ignore_index
         index = xp.where(valid, target, 0)
-        bad = (index < 0) | (index >= num_classes)
-        if bad.any():
-            first = int(target[bad].reshape(-1)[0])
-            raise IndexError(
-                f"{op}: target class index {first} is out of range for input with {num_classes} classes "
-                f"(expected 0 <= target < {num_classes}, or ignore_index={ignore_index})")
+        # On a GPU the range check stays on the device and fails at the next sync (no stall per step)
+        host_sync.check(op, (index < 0) | (index >= num_classes), target,
+                        f"{op}: target class index {{value}} is out of range for input with {num_classes} classes "
+                        f"(expected 0 <= target < {num_classes}, or ignore_index={ignore_index})")
+        if host_sync.on_device(index):   # the check fails later: until then every index must stay in bounds
+            index = xp.clip(index, 0, num_classes - 1)
         self.index = xp.expand_dims(index, 1)
         self.valid = valid
         self.num_classes, self.eps, self.reduction = num_classes, eps, reduction

@@ -1,4 +1,5 @@
 """Adam and AdamW (``torch.optim.Adam`` / ``torch.optim.AdamW``), with amsgrad, maximize and weight decay."""
+from ..backend import host_sync
 from .optimizer import Optimizer, _check_adam_options, _check_unsupported, _zeros_state
 
 __all__ = ["Adam", "AdamW"]
@@ -24,7 +25,7 @@ class Adam(Optimizer):
                  decoupled_weight_decay=False):
         name = type(self).__name__
         betas = _check_adam_options(name, lr, eps, betas, weight_decay)
-        _check_unsupported(name, capturable=capturable, differentiable=differentiable, fused=fused)
+        _check_unsupported(name, differentiable=differentiable, fused=fused)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         maximize=maximize, foreach=foreach, capturable=capturable,
                         differentiable=differentiable, fused=fused,
@@ -74,6 +75,11 @@ class Adam(Optimizer):
         decoupled = group.get("decoupled_weight_decay", False)
         xp = p.xp
         state = self._state_for(p, amsgrad)
+        if group["capturable"]:
+            return self._capturable_update(p, group, lr, state, decoupled)
+        if host_sync.capture_active():
+            raise RuntimeError(f"Attempting CUDA graph capture of step() for an instance of {type(self).__name__} "
+                               f"but param_groups' capturable is False; create it with capturable=True")
         step = self._increment(state["step"])
         if p._device.type == "cuda" and not amsgrad and self._fused_gpu_step(
                 p, state, group, lr, step, decoupled):
@@ -105,6 +111,43 @@ class Adam(Optimizer):
         xp.add(denom, eps, out=denom)
         self._addcdiv_(p, exp_avg, denom, -step_size)
 
+        state["exp_avg"]._bump_version()
+        state["exp_avg_sq"]._bump_version()
+        p._bump_version()
+
+
+    def _capturable_update(self, p, group, lr, state, decoupled):
+        """The update with the step count and bias corrections as 0-d arrays on the parameter's device
+        (torch's capturable formula): nothing is read on the host, so a CUDA graph can replay it."""
+        xp = p.xp
+        beta1, beta2 = group["betas"]
+        eps, amsgrad = group["eps"], group["amsgrad"]
+        step_t = state["step"]
+        if step_t._device != p._device:   # made on the host (or loaded there): the count moves to the device
+            step_t = state["step"] = step_t.to(p._device).to(step_t.dtype)
+        xp.add(step_t._data, 1, out=step_t._data)
+        step_t._bump_version()
+        step = step_t._data
+        grad = self._grad_after_decay(p, group["maximize"], group["weight_decay"], lr, decoupled)
+        exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
+        tmp = self._scratch(p, "tmp")
+        self._lerp_(xp, exp_avg, grad, 1 - beta1, tmp)
+        self._update_square_avg_(xp, exp_avg_sq, grad, beta2, tmp)
+        bias_correction1 = 1 - xp.power(step.dtype.type(beta1), step)
+        bias_correction2 = 1 - xp.power(step.dtype.type(beta2), step)
+        step_size_neg = -(lr / bias_correction1)
+        second_moment = exp_avg_sq
+        if amsgrad:
+            max_exp_avg_sq = state["max_exp_avg_sq"]._data
+            xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+            state["max_exp_avg_sq"]._bump_version()
+            second_moment = max_exp_avg_sq
+        # denom = (v.sqrt() / (sqrt(bc2) * step_size_neg)) + eps / step_size_neg; p += exp_avg / denom
+        denom = tmp
+        xp.sqrt(second_moment, out=denom)
+        xp.divide(denom, (xp.sqrt(bias_correction2) * step_size_neg).astype(denom.dtype), out=denom)
+        xp.add(denom, (eps / step_size_neg).astype(denom.dtype), out=denom)
+        self._addcdiv_(p, exp_avg, denom, 1)
         state["exp_avg"]._bump_version()
         state["exp_avg_sq"]._bump_version()
         p._bump_version()

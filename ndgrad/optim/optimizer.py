@@ -249,6 +249,49 @@ class Optimizer:
     # optimizers whose update is not elementwise (Muon, Adafactor) set this False, as torch refuses them
     _supports_complex = True
 
+    def _creates_state(self, group):
+        """Whether the first update of a parameter in ``group`` creates state (SGD without momentum: no)."""
+        return True
+
+    def _can_skip_on_device(self):
+        """Whether ``_step_unless`` can undo this step on the device: every parameter with a gradient already
+        has all its state tensors on its own device (a host-side step counter could only be undone after
+        reading the flag; state created by this step could not be removed)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state.get(p)
+                if not state:
+                    if self._creates_state(group):
+                        return False
+                    continue
+                for value in state.values():
+                    if isinstance(value, Tensor) and value._device != p._device:
+                        return False
+        return True
+
+    def _step_unless(self, skip, *args, **kwargs):
+        """``step()``, undone on the device wherever the 0-d array ``skip`` is nonzero: GradScaler's skipped
+        step without a host sync. Costs a copy of the parameters and their state (two passes over them)."""
+        saved = []
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state.get(p, {})
+                keys = [k for k, v in state.items() if isinstance(v, Tensor)]
+                saved.append((p, p._data.copy(), [(k, state[k]._data.copy()) for k in keys]))
+        result = self.step(*args, **kwargs)
+        for p, param_copy, state_copies in saved:
+            xp = p.xp
+            flag = skip.astype(bool)
+            xp.copyto(p._data, param_copy, where=flag)
+            state = self.state[p]
+            for key, copy in state_copies:
+                xp.copyto(state[key]._data, copy, where=flag)
+        return result
+
     def _step_as_real(self, p, group, lr, update_param):
         """Update complex ``p`` as its ``view_as_real`` pair, like torch: the update runs on real views
         of the parameter, its grad and its state buffers (which stay complex in ``self.state``)."""

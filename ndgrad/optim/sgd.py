@@ -34,6 +34,9 @@ class SGD(Optimizer):
                         differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
 
+    def _creates_state(self, group):
+        return group["momentum"] != 0
+
     def step(self, closure=None):
         """Perform a single optimization step; returns the closure's loss if one is given."""
         return self._step_params(closure, self._update_param)

@@ -2,6 +2,7 @@
 import math
 
 from ...autograd.grad_mode import no_grad
+from ...backend import host_sync
 from ...ops import nn_extra as _k
 from ._common import _const, _shape
 
@@ -39,10 +40,13 @@ def _check_indices(op, input, weight):
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{op}: indices must be an integer tensor, got {input.dtype}")
     n = weight.shape[0]
-    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):
-        bad = int(idx.max()) if int(idx.max()) >= n else int(idx.min())
-        raise IndexError(f"{op}: index {bad} is out of range for an embedding table of {n} rows "
-                         f"(weight shape {_shape(weight)}); indices must be in [0, {n - 1}]")
+    # negative indices do not count from the end here (PyTorch refuses them): -1 is a bug, not the last row.
+    # On a GPU the check stays on the device and fails at the next sync.
+    host_sync.check(op, (idx < 0) | (idx >= n), idx,
+                    f"{op}: index {{value}} is out of range for an embedding table of {n} rows "
+                    f"(weight shape {_shape(weight)}); indices must be in [0, {n - 1}]")
+    if host_sync.on_device(idx) and idx.size:   # the check fails later: until then stay in bounds
+        idx = input.xp.clip(idx, 0, n - 1)
     return idx
 
 

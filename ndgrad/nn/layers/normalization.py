@@ -3,6 +3,7 @@ import numbers
 import warnings
 
 import ndgrad
+from ndgrad.backend import host_sync
 from ndgrad.nn import functional as F
 from ndgrad.nn import init
 from ndgrad.nn.module import Module
@@ -85,13 +86,23 @@ class _BatchNorm(Module):
             nbt = self.num_batches_tracked
             nbt._data[...] = nbt._data + 1
             nbt._bump_version()
-            # momentum=None means a cumulative (equal-weight) average over all batches seen.
-            factor = 1.0 / float(nbt._data) if self.momentum is None else self.momentum
+            if self.momentum is None:
+                factor = cumulative_average_factor(nbt, self.running_mean)
         bn_training = self.training or (self.running_mean is None and self.running_var is None)
         use_stats = not self.training or self.track_running_stats
         return F.batch_norm(input, self.running_mean if use_stats else None,
                             self.running_var if use_stats else None, self.weight, self.bias,
                             bn_training, factor, self.eps)
+
+
+def cumulative_average_factor(num_batches_tracked, running_stat):
+    """1 / batches seen: momentum=None's equal-weight average over all batches. On a GPU it stays a 0-d device
+    array in the running statistic's dtype (reading the count would make every training step wait)."""
+    count = num_batches_tracked._data
+    if host_sync.on_device(count):
+        dtype = running_stat._data.dtype if running_stat is not None else count.dtype
+        return (1.0 / count).astype(dtype)
+    return 1.0 / float(count)
 
 
 class BatchNorm1d(_BatchNorm):

@@ -5,7 +5,7 @@ In training, with a process group of more than one rank, the per-channel sums ar
 the global mean and variance; otherwise it is BatchNorm. Unlike PyTorch's, it also runs on the CPU.
 """
 import ndgrad
-from ndgrad.nn.layers.normalization import _BatchNorm
+from ndgrad.nn.layers.normalization import _BatchNorm, cumulative_average_factor
 
 __all__ = ["SyncBatchNorm"]
 
@@ -61,7 +61,9 @@ class SyncBatchNorm(_BatchNorm):
         with ndgrad.no_grad():
             self.num_batches_tracked._data[...] = self.num_batches_tracked._data + 1
             self.num_batches_tracked._bump_version()
-            factor = 1.0 / float(self.num_batches_tracked._data) if self.momentum is None else self.momentum
+            factor = self.momentum
+            if factor is None:
+                factor = cumulative_average_factor(self.num_batches_tracked, self.running_mean)
             unbiased = var * (n / max(n - 1.0, 1.0))
             for buffer, value in ((self.running_mean, mean), (self.running_var, unbiased)):
                 buffer._data[...] = ((1 - factor) * buffer._data + factor * value._data).astype(buffer._data.dtype)

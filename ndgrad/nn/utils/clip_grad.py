@@ -2,6 +2,7 @@
 import math
 
 import ndgrad
+from ndgrad.backend import host_sync
 from ndgrad.tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_"]
@@ -32,10 +33,14 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
         return ndgrad.tensor(0.0)
     xp = tensors[0].xp
     if norm_type == math.inf:
-        total = max(xp.abs(t._data).max() if t._data.size else xp.asarray(0.0) for t in tensors)
+        # one max over the per-tensor maxima, on the device (Python's max() would read each on the host)
+        total = xp.stack([xp.abs(t._data).max() if t._data.size else xp.zeros((), t._data.dtype)
+                          for t in tensors]).max()
     else:
         total = sum(_sum_of_powers(xp, t._data, norm_type) for t in tensors) ** (1.0 / norm_type)
     total = xp.asarray(total, dtype=tensors[0]._data.dtype)
+    if error_if_nonfinite:
+        host_sync.read("clip_grad_norm_(error_if_nonfinite=True)", total)   # this check reads the norm
     if error_if_nonfinite and not bool(xp.isfinite(total)):
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, "
                            "so it cannot be clipped. To disable this error and scale the gradients by the "
@@ -48,7 +53,15 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
     if not params:
         return
     xp = params[0].xp
-    clip_coef = float(max_norm) / (float(total_norm._data if isinstance(total_norm, Tensor) else total_norm) + 1e-6)
+    total = total_norm._data if isinstance(total_norm, Tensor) else total_norm
+    if host_sync.on_device(total):
+        # the clamped coefficient stays on the device: clipping never waits for the GPU
+        coef = xp.minimum(float(max_norm) / (total + 1e-6), 1.0)
+        for p in params:
+            g = p.grad._data
+            p.grad = Tensor._wrap(xp.multiply(g, coef.astype(g.dtype)))
+        return
+    clip_coef = float(max_norm) / (float(total) + 1e-6)
     if clip_coef >= 1.0:   # PyTorch multiplies by the clamped coefficient 1.0, which changes no value
         return
     for p in params:
