@@ -1,18 +1,26 @@
-"""Workloads shaped like the public example programs people train (issue 12).
+"""Workloads shaped like the public example programs people train (issue 12), and two compute-bound GPU
+workloads (issue 15: gpt_medium, resnet18_train).
 
-Each builder has the signature of the ones in workloads.py, ``build(fw, device) -> Prepared``, and uses only
-the PyTorch API, so the same lines run on ndgrad and on PyTorch. Architectures and sizes follow the common
-public examples (examples/mnist, examples/word_language_model, nanoGPT's character model, examples/vae,
-examples/dcgan, the CIFAR ResNet-18); the code is our own.
+Each builder has the signature of the ones in workloads.py, ``build(fw, device, graphed=False) -> Prepared``,
+and uses only the PyTorch API, so the same lines run on ndgrad and on PyTorch. Architectures and sizes follow
+the common public examples (examples/mnist, examples/word_language_model, nanoGPT's character model and GPT-2
+small, examples/vae, examples/dcgan, the CIFAR ResNet-18); the code is our own. ``graphed=True`` gives
+Adam-family optimizers ``capturable=True`` (see ``capturable``); nothing else changes.
 
 Inputs come from NumPy's generator (identical for both frameworks); weights are each framework's default
 initialisation after ``manual_seed(0)``. Every trained workload fits one fixed batch, so its probe (the loss
-in eval mode, without dropout or sampling) must fall over the timed steps.
+in eval mode, without dropout or sampling; resnet18_train: see there) must fall over the timed steps.
 
 workloads.py loads this file by path and sets ``common`` (Prepared, host_data, to, SEED) before running it.
 """
 
 common = globals().get("common")   # set by workloads._load_models before this file runs
+
+
+def capturable(graphed):
+    """Optimizer keywords for a CUDA-graphed step: Adam-family optimizers keep their step count on the device
+    (``capturable=True``, which PyTorch requires inside a graph); eager runs keep the user's default lines."""
+    return {"capturable": True} if graphed else {}
 
 
 def _eval_loss(fw, model, loss_fn):
@@ -30,7 +38,7 @@ def _eval_loss(fw, model, loss_fn):
 # ------------------------------------------------------------------ examples/mnist
 
 
-def mnist_cnn(fw, device):
+def mnist_cnn(fw, device, graphed=False):
     """examples/mnist's Net: two 3x3 convs without pooling between them, dropout, Adadelta lr 1.0, batch 64."""
     nn, F = fw.nn, fw.nn.functional
 
@@ -55,7 +63,7 @@ def mnist_cnn(fw, device):
     model = Net().to(device)
     x = common.to(fw, common.host_data((64, 1, 28, 28)), device)
     target = common.to(fw, common.host_data((64,), "labels", 10), device)
-    optimizer = fw.optim.Adadelta(model.parameters(), lr=1.0)
+    optimizer = fw.optim.Adadelta(model.parameters(), lr=1.0, **capturable(graphed))
 
     def step():
         optimizer.zero_grad()
@@ -69,9 +77,10 @@ def mnist_cnn(fw, device):
 # ------------------------------------------------------------------ examples/word_language_model
 
 
-def _language_model(fw, device, rnn_type):
+def _language_model(fw, device, rnn_type, graphed=False):
     """Embedding 10,000 -> 200, 2-layer LSTM/GRU of 200, dropout 0.2, decoder 200 -> 10,000; bptt 35 x batch 20,
-    cross-entropy, gradient clipping 0.25, SGD lr 20 (examples/word_language_model's defaults)."""
+    cross-entropy, gradient clipping 0.25, SGD lr 20 (examples/word_language_model's defaults). SGD needs no
+    ``capturable``, so ``graphed`` changes nothing here."""
     nn, F = fw.nn, fw.nn.functional
     vocab, width, bptt, batch = 10_000, 200, 35, 20
 
@@ -103,25 +112,28 @@ def _language_model(fw, device, rnn_type):
     return common.Prepared(step, _eval_loss(fw, model, lambda: F.cross_entropy(model(tokens), targets)), "falls")
 
 
-def lstm_lm(fw, device):
+def lstm_lm(fw, device, graphed=False):
     """examples/word_language_model with an LSTM: see _language_model."""
-    return _language_model(fw, device, "LSTM")
+    return _language_model(fw, device, "LSTM", graphed)
 
 
-def gru_lm(fw, device):
+def gru_lm(fw, device, graphed=False):
     """examples/word_language_model with a GRU: see _language_model."""
-    return _language_model(fw, device, "GRU")
+    return _language_model(fw, device, "GRU", graphed)
 
 
-# ------------------------------------------------------------------ a small GPT (nanoGPT's character model, scaled)
+# ------------------------------------------------------------------ GPTs: nanoGPT's character model, GPT-2 small
 
 
-def gpt(fw, device):
-    """Decoder-only transformer: 4 layers, 4 heads, width 128, block 64, vocab 65, GELU MLP x4, pre-LayerNorm,
-    causal scaled_dot_product_attention, tied embedding/head weights; AdamW with weight decay on the matrices
-    only; batch 16."""
+# Sizes of the two GPT workloads; tests shrink them through gpt_medium's keyword arguments.
+GPT_SMALL = {"vocab": 65, "width": 128, "heads": 4, "layers": 4, "block": 64, "batch": 16, "lr": 1e-3}
+GPT_MEDIUM = {"vocab": 65, "width": 768, "heads": 12, "layers": 12, "block": 512, "batch": 8, "lr": 3e-4}
+
+
+def _gpt_model(fw, vocab, width, heads, layers, block):
+    """Decoder-only transformer: pre-LayerNorm blocks, causal scaled_dot_product_attention, GELU MLP x4,
+    tied embedding/head weights, GPT-2's N(0, 0.02) initialisation."""
     nn, F = fw.nn, fw.nn.functional
-    vocab, width, heads, layers, block, batch = 65, 128, 4, 4, 64, 16
 
     class SelfAttention(nn.Module):
         def __init__(self):
@@ -170,14 +182,20 @@ def gpt(fw, device):
                 x = b(x)
             return self.head(self.ln_f(x))
 
-    model = GPT().to(device)
+    return GPT()
+
+
+def _gpt_training(fw, device, graphed, vocab, width, heads, layers, block, batch, lr):
+    """A GPT fitting one fixed batch of token windows; AdamW with weight decay 0.1 on the matrices only."""
+    F = fw.nn.functional
+    model = _gpt_model(fw, vocab, width, heads, layers, block).to(device)
     stream = common.host_data((batch, block + 1), "labels", vocab)
     idx = common.to(fw, stream[:, :-1].copy(), device)
     targets = common.to(fw, stream[:, 1:].reshape(-1).copy(), device)
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": 0.1},
               {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
-    optimizer = fw.optim.AdamW(groups, lr=1e-3, betas=(0.9, 0.99))
+    optimizer = fw.optim.AdamW(groups, lr=lr, betas=(0.9, 0.99), **capturable(graphed))
 
     def loss_fn():
         return F.cross_entropy(model(idx).view(-1, vocab), targets)
@@ -191,10 +209,33 @@ def gpt(fw, device):
     return common.Prepared(step, _eval_loss(fw, model, loss_fn), "falls")
 
 
+def gpt(fw, device, graphed=False):
+    """nanoGPT's character model, scaled down: 4 layers, 4 heads, width 128, block 64, vocab 65; AdamW lr 1e-3
+    (weight decay on the matrices only); batch 16. See _gpt_model."""
+    return _gpt_training(fw, device, graphed, **GPT_SMALL)
+
+
+def gpt_medium(fw, device, graphed=False, **sizes):
+    """GPT-2 small's depth and width (compute-bound on a GPU): 12 layers, width 768, 12 heads, block 512,
+    vocab 65, batch 8; AdamW lr 3e-4. ``sizes`` overrides GPT_MEDIUM's entries (tests run it shrunk on the CPU)."""
+    unknown = set(sizes) - set(GPT_MEDIUM)
+    if unknown:
+        raise TypeError(f"gpt_medium: unknown size(s) {sorted(unknown)}; choose from {sorted(GPT_MEDIUM)}")
+    return _gpt_training(fw, device, graphed, **{**GPT_MEDIUM, **sizes})
+
+
+def gpt_gemm_flops(vocab, width, heads, layers, block, batch, **_):
+    """Matrix-product flops of one training step: forward GEMMs x 3 (forward, input and weight gradients)."""
+    tokens = batch * block
+    per_layer = (2 * tokens * width * 3 * width + 2 * tokens * width * width + 2 * 2 * tokens * width * 4 * width
+                 + 2 * 2 * batch * block * block * width)   # q @ k^T and attention @ v over all heads
+    return 3 * (layers * per_layer + 2 * tokens * width * vocab)
+
+
 # ------------------------------------------------------------------ examples/vae
 
 
-def vae(fw, device):
+def vae(fw, device, graphed=False):
     """784 -> 400 -> (20, 20) -> 400 -> 784, reparameterisation, BCE (sum) + KL; Adam lr 1e-3; batch 128."""
     nn, F = fw.nn, fw.nn.functional
 
@@ -222,7 +263,7 @@ def vae(fw, device):
 
     model = VAE().to(device)
     x = common.to(fw, common.host_data((128, 784), "uniform"), device)
-    optimizer = fw.optim.Adam(model.parameters(), lr=1e-3)
+    optimizer = fw.optim.Adam(model.parameters(), lr=1e-3, **capturable(graphed))
 
     def step():
         optimizer.zero_grad()
@@ -236,7 +277,7 @@ def vae(fw, device):
 # ------------------------------------------------------------------ examples/dcgan
 
 
-def dcgan(fw, device):
+def dcgan(fw, device, graphed=False):
     """64x64x3 images, nz 100, ngf = ndf = 32; one discriminator and one generator step (BCE, Adam lr 2e-4,
     betas (0.5, 0.999)); batch 32. The probe is the discriminator's loss on a fixed real and fake batch
     (with BatchNorm in eval mode), which its training lowers."""
@@ -263,8 +304,8 @@ def dcgan(fw, device):
     ones = fw.ones(batch, device=device)
     zeros = fw.zeros(batch, device=device)
     criterion = nn.BCELoss()
-    opt_d = fw.optim.Adam(discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_g = fw.optim.Adam(generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = fw.optim.Adam(discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999), **capturable(graphed))
+    opt_g = fw.optim.Adam(generator.parameters(), lr=2e-4, betas=(0.5, 0.999), **capturable(graphed))
 
     def step():
         # Discriminator: real images towards 1, generated ones towards 0.
@@ -298,13 +339,16 @@ def _to_tanh_range(images):
     return images * 2 - 1
 
 
-# ------------------------------------------------------------------ ResNet-18 (CIFAR shape), inference
+# ------------------------------------------------------------------ ResNet-18 (CIFAR shape): inference and training
+
+# resnet18_train's sizes; tests shrink them through its keyword arguments.
+RESNET18_TRAIN = {"batch": 128, "image": 32, "classes": 10, "lr": 0.1}
 
 
-def resnet18_infer(fw, device):
-    """The CIFAR-shaped ResNet-18 (3x3 stem, BasicBlocks [2, 2, 2, 2] of 64/128/256/512 channels, stride-2
-    downsampling with 1x1 conv shortcuts, BatchNorm, average pool, linear 512 -> 10) on 64x3x32x32,
-    eval() and no_grad: about 36 G multiply-adds per step."""
+def _resnet18(fw, classes=10):
+    """The CIFAR-shaped ResNet-18: torchvision's BasicBlock layout [2, 2, 2, 2] of 64/128/256/512 channels with
+    stride-2 downsampling and 1x1 conv shortcuts, BatchNorm, but a 3x3 stride-1 stem without max-pool (for 32x32
+    inputs), global average pool, linear 512 -> classes."""
     nn, F = fw.nn, fw.nn.functional
 
     class BasicBlock(nn.Module):
@@ -332,13 +376,20 @@ def resnet18_infer(fw, device):
                 blocks += [BasicBlock(cin, cout, stride), BasicBlock(cout, cout, 1)]
                 cin = cout
             self.layers = nn.Sequential(*blocks)
-            self.linear = nn.Linear(512, 10)
+            self.linear = nn.Linear(512, classes)
 
         def forward(self, x):
             out = self.layers(F.relu(self.bn1(self.conv1(x))))
-            return self.linear(fw.flatten(F.avg_pool2d(out, 4), 1))
+            # Global average pool: avg_pool2d(out, 4) at 32x32 inputs, as in the CIFAR model; smaller in tests.
+            return self.linear(fw.flatten(F.avg_pool2d(out, out.shape[-1]), 1))
 
-    model = ResNet18().to(device)
+    return ResNet18()
+
+
+def resnet18_infer(fw, device, graphed=False):
+    """The CIFAR-shaped ResNet-18 (see _resnet18) on 64x3x32x32, eval() and no_grad: about 36 G multiply-adds
+    per step."""
+    model = _resnet18(fw).to(device)
     model.eval()
     x = common.to(fw, common.host_data((64, 3, 32, 32)), device)
     target = common.to(fw, common.host_data((64,), "labels", 10), device)
@@ -354,6 +405,36 @@ def resnet18_infer(fw, device):
     return common.Prepared(step, probe, "steady")
 
 
+def resnet18_train(fw, device, graphed=False, **sizes):
+    """Training the CIFAR-shaped ResNet-18 (see _resnet18; BatchNorm in training mode) on one fixed batch of
+    128x3x32x32, 10 classes, cross-entropy, SGD lr 0.1 momentum 0.9 weight decay 5e-4 (the usual CIFAR recipe).
+    ``sizes`` overrides RESNET18_TRAIN's entries (tests run it shrunk on the CPU). The probe is the loss in
+    training mode under no_grad: batch statistics, like the step (running statistics lag a few steps behind a
+    fast-moving fit, so an eval-mode loss could rise while the fit improves); it only moves the running
+    statistics, which training-mode forwards never read."""
+    unknown = set(sizes) - set(RESNET18_TRAIN)
+    if unknown:
+        raise TypeError(f"resnet18_train: unknown size(s) {sorted(unknown)}; choose from {sorted(RESNET18_TRAIN)}")
+    size = {**RESNET18_TRAIN, **sizes}
+    F = fw.nn.functional
+    model = _resnet18(fw, size["classes"]).to(device)
+    x = common.to(fw, common.host_data((size["batch"], 3, size["image"], size["image"])), device)
+    target = common.to(fw, common.host_data((size["batch"],), "labels", size["classes"]), device)
+    optimizer = fw.optim.SGD(model.parameters(), lr=size["lr"], momentum=0.9, weight_decay=5e-4)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x), target)
+        loss.backward()
+        optimizer.step()
+
+    def probe():
+        with fw.no_grad():
+            return F.cross_entropy(model(x), target).item()
+
+    return common.Prepared(step, probe, "falls")
+
+
 def resnet18_forward_gemm_flops(batch=64):
     """Matrix-product flops of one forward pass (each convolution as its im2col GEMM)."""
     total, size, cin = 2 * 64 * 27 * 32 * 32, 32, 64
@@ -365,3 +446,8 @@ def resnet18_forward_gemm_flops(batch=64):
             total += 2 * cout * cin * out * out                # 1x1 shortcut
         size, cin = out, cout
     return batch * total + 2 * batch * 512 * 10
+
+
+def resnet18_train_gemm_flops(batch=128):
+    """Matrix-product flops of one training step: the forward's x 3, less the stem's input gradient (none needed)."""
+    return 3 * resnet18_forward_gemm_flops(batch) - 2 * batch * 64 * 27 * 32 * 32

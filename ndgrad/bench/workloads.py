@@ -1,10 +1,12 @@
 """The benchmark workloads, each written once for ndgrad and for PyTorch.
 
-A workload is a function ``build(fw, device)`` that takes the framework module
-(``ndgrad`` or ``torch``) and a device string, and returns a ``Prepared``: the
+A workload is a function ``build(fw, device, graphed=False)`` that takes the framework
+module (``ndgrad`` or ``torch``) and a device string, and returns a ``Prepared``: the
 ``step`` to time and a ``probe`` that reads a number the runner uses to check
 that the step does what it should (a training loss that falls, an inference
-loss that stays put, a gradient that matches its closed form).
+loss that stays put, a gradient that matches its closed form). ``graphed=True``
+builds the workload for ``capture_graph``: Adam-family optimizers get
+``capturable=True``, which PyTorch requires inside a CUDA graph.
 
 Only the PyTorch API is used here, so the same lines run on both frameworks.
 This module imports neither framework: the runner's child process imports the
@@ -22,6 +24,7 @@ class Prepared(NamedTuple):
     step: Callable[[], None]     # one timed iteration
     probe: Callable[[], float]   # untimed read-out, taken before and after
     check: str                   # how the runner judges probe(before) vs probe(after): see CHECKS
+    not_graphable: str = ""      # why the step cannot be captured in a CUDA graph ("" when it can)
 
 
 # What each check means; the runner applies them (runner.judge_check).
@@ -77,7 +80,7 @@ def _cnn_model(fw):
     )
 
 
-def tiny(fw, device):
+def tiny(fw, device, graphed=False):
     """StatQuest's dosage network: 1 input -> 2 softplus units -> 1 output, three points.
 
     Measures per-op overhead: every array is tiny, so the time is the
@@ -112,7 +115,7 @@ def tiny(fw, device):
     return Prepared(step, probe, "falls")
 
 
-def mlp(fw, device):
+def mlp(fw, device, graphed=False):
     """Batch 128, 784 -> 512 -> 512 -> 10 with ReLU, cross-entropy, SGD momentum 0.9."""
     nn = fw.nn
     model = nn.Sequential(
@@ -125,7 +128,7 @@ def mlp(fw, device):
     return _training(fw, model, x, target, lr=0.01)
 
 
-def cnn(fw, device):
+def cnn(fw, device, graphed=False):
     """Batch 64 of 1x28x28: two conv/ReLU/maxpool blocks, two linear layers, SGD momentum."""
     model = _cnn_model(fw).to(device)
     x = _to(fw, _host_data((64, 1, 28, 28)), device)
@@ -133,7 +136,7 @@ def cnn(fw, device):
     return _training(fw, model, x, target, lr=0.01)
 
 
-def cnn_infer(fw, device):
+def cnn_infer(fw, device, graphed=False):
     """The CNN's forward pass under no_grad, batch 256, eval mode."""
     F = fw.nn.functional
     model = _cnn_model(fw).to(device)
@@ -152,7 +155,7 @@ def cnn_infer(fw, device):
     return Prepared(step, probe, "steady")
 
 
-def matmul_grad(fw, device):
+def matmul_grad(fw, device, graphed=False):
     """(1024x1024 @ 1024x1024).sum().backward(), both operands requiring grad.
 
     The probe checks a's gradient against its closed form: d sum(a @ b) / d a[i, j]
@@ -176,6 +179,36 @@ def matmul_grad(fw, device):
     return Prepared(step, probe, "grad_matches")
 
 
+def capture_graph(fw, prepared, side_stream_steps=3):
+    """The step captured in a CUDA graph with PyTorch's whole-network pattern; returns a Prepared whose step
+    replays the graph (same probe and check).
+
+    Warm-up steps run eagerly on a side stream (so lazily created state, such as optimizer moments and
+    gradients, exists before capture), then one step is captured. Each workload's step starts with
+    ``zero_grad(set_to_none=True)`` (or sets ``.grad = None``): the gradients are None when capture begins, so
+    ``backward`` allocates them from the graph's private pool and every replay rewrites them in place, which is
+    what the pattern's ``optimizer.zero_grad(set_to_none=True)`` before capture is for. Inputs stay the fixed
+    batch the workload built (a new batch would be ``static_x.copy_(batch)`` before ``replay``). Inference
+    workloads capture their forward pass the same way.
+    """
+    if prepared.not_graphable:
+        raise NotGraphable(prepared.not_graphable)
+    side = fw.cuda.Stream()
+    side.wait_stream(fw.cuda.current_stream())
+    with fw.cuda.stream(side):
+        for _ in range(side_stream_steps):
+            prepared.step()
+    fw.cuda.current_stream().wait_stream(side)
+    graph = fw.cuda.CUDAGraph()
+    with fw.cuda.graph(graph):
+        prepared.step()
+    return prepared._replace(step=graph.replay)
+
+
+class NotGraphable(Exception):
+    """The workload's step cannot be captured in a CUDA graph (its Prepared says why)."""
+
+
 def _load_models():
     """models.py by path, like this file (importing it as a package module would import ndgrad)."""
     import importlib.util
@@ -193,6 +226,15 @@ def _load_models():
 _models = _load_models()
 mnist_cnn, lstm_lm, gru_lm = _models.mnist_cnn, _models.lstm_lm, _models.gru_lm
 gpt, vae, dcgan, resnet18_infer = _models.gpt, _models.vae, _models.dcgan, _models.resnet18_infer
+gpt_medium, resnet18_train = _models.gpt_medium, _models.resnet18_train
+
+# Full sizes of the two compute-bound GPU workloads, and the reduced ones the CPU tests run
+# (keyword arguments of gpt_medium and resnet18_train).
+FULL_SIZES = {"gpt_medium": _models.GPT_MEDIUM, "resnet18_train": _models.RESNET18_TRAIN}
+REDUCED_SIZES = {
+    "gpt_medium": {"layers": 2, "width": 64, "heads": 4, "block": 32, "batch": 2},
+    "resnet18_train": {"batch": 4, "image": 16},
+}
 
 WORKLOADS = {
     "tiny": tiny,
@@ -208,6 +250,9 @@ WORKLOADS = {
     "vae": vae,
     "dcgan": dcgan,
     "resnet18_infer": resnet18_infer,
+    # Compute-bound GPU workloads (issue 15): see models.py.
+    "gpt_medium": gpt_medium,
+    "resnet18_train": resnet18_train,
 }
 
 def _gemm(m, k, n):
@@ -230,7 +275,11 @@ GEMM_FLOPS_PER_STEP = {
     "cnn_infer": _cnn_forward_gemm_flops(256),
     "matmul_grad": 3 * _gemm(1024, 1024, 1024),
     "resnet18_infer": _models.resnet18_forward_gemm_flops(64),
+    "gpt_medium": _models.gpt_gemm_flops(**_models.GPT_MEDIUM),
+    "resnet18_train": _models.resnet18_train_gemm_flops(_models.RESNET18_TRAIN["batch"]),
 }
 
-# Workloads run by --device cuda unless named: tiny measures host-side overhead only.
-CUDA_WORKLOADS = ("mlp", "cnn", "cnn_infer", "matmul_grad")
+# Workloads run by --device cuda unless named (issue 15): the micro ones (tiny for per-op overhead), the
+# example-program models and the two compute-bound ones, in the runner's order (runner.CUDA_DEFAULT_WORKLOADS).
+CUDA_WORKLOADS = ("tiny", "mlp", "cnn", "gpt_medium", "resnet18_train", "cnn_infer", "matmul_grad", "mnist_cnn",
+                  "gpt", "vae", "dcgan", "resnet18_infer", "lstm_lm")
