@@ -136,9 +136,25 @@ def test_reads_and_host_copies_are_refused_by_name_during_graph_capture():
             to_device(np.zeros((2, 3)), Device("cuda", 0))
         w = ndgrad.ones(2, requires_grad=True)
         w.grad = ndgrad.ones(2)
-        with pytest.raises(RuntimeError, match=r"capture of step\(\) for an instance of Adam but param_groups' "
-                                               r"capturable is False"):
-            ndgrad.optim.Adam([w]).step()
+        for name in ("Adam", "AdamW", "Adadelta", "RMSprop"):
+            with pytest.raises(RuntimeError, match=rf"capture of step\(\) for an instance of {name} but "
+                                                   r"param_groups' capturable is False"):
+                getattr(ndgrad.optim, name)([w]).step()
+
+
+@pytest.mark.parametrize("name", ["Adadelta", "RMSprop"])
+def test_capturable_optimizers_without_step_dependent_math_count_on_the_device(name):
+    w1 = ndgrad.randn(4, 3, requires_grad=True)
+    w2 = w1.detach().clone().requires_grad_()
+    plain, capturable = getattr(ndgrad.optim, name)([w1], lr=0.1), getattr(ndgrad.optim, name)([w2], lr=0.1,
+                                                                                              capturable=True)
+    for _ in range(3):
+        for w, opt in ((w1, plain), (w2, capturable)):
+            opt.zero_grad()
+            (w ** 3).sum().backward()
+            opt.step()
+    np.testing.assert_array_equal(w2.detach().numpy(), w1.detach().numpy())
+    assert float(capturable.state[w2]["step"]) == 3.0
 
 
 @pytest.mark.parametrize("amsgrad", [False, True])

@@ -23,7 +23,7 @@ class Adadelta(Optimizer):
             raise ValueError(f"Adadelta: Invalid rho value: {rho} (rho must be in [0, 1])")
         _check_non_negative("Adadelta", "epsilon value", eps, "eps")
         _check_non_negative("Adadelta", "weight_decay value", weight_decay, "weight_decay")
-        _check_unsupported("Adadelta", capturable=capturable, differentiable=differentiable)
+        _check_unsupported("Adadelta", differentiable=differentiable)
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
                         capturable=capturable, foreach=foreach, differentiable=differentiable)
         super().__init__(params, defaults)
@@ -40,7 +40,7 @@ class Adadelta(Optimizer):
         rho, eps = group["rho"], group["eps"]
         xp = p.xp
         state = self._state_for(p)
-        self._increment(state["step"])
+        self._count_step(p, group, state)
         grad = self._grad_for_update(p, group["maximize"], group["weight_decay"])
         square_avg = state["square_avg"]._data
         acc_delta = state["acc_delta"]._data

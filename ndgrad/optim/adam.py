@@ -1,5 +1,4 @@
 """Adam and AdamW (``torch.optim.Adam`` / ``torch.optim.AdamW``), with amsgrad, maximize and weight decay."""
-from ..backend import host_sync
 from .optimizer import Optimizer, _check_adam_options, _check_unsupported, _zeros_state
 
 __all__ = ["Adam", "AdamW"]
@@ -77,10 +76,7 @@ class Adam(Optimizer):
         state = self._state_for(p, amsgrad)
         if group["capturable"]:
             return self._capturable_update(p, group, lr, state, decoupled)
-        if host_sync.capture_active():
-            raise RuntimeError(f"Attempting CUDA graph capture of step() for an instance of {type(self).__name__} "
-                               f"but param_groups' capturable is False; create it with capturable=True")
-        step = self._increment(state["step"])
+        step = self._count_step(p, group, state)
         if p._device.type == "cuda" and not amsgrad and self._fused_gpu_step(
                 p, state, group, lr, step, decoupled):
             return
@@ -122,12 +118,8 @@ class Adam(Optimizer):
         xp = p.xp
         beta1, beta2 = group["betas"]
         eps, amsgrad = group["eps"], group["amsgrad"]
-        step_t = state["step"]
-        if step_t._device != p._device:   # made on the host (or loaded there): the count moves to the device
-            step_t = state["step"] = step_t.to(p._device).to(step_t.dtype)
-        xp.add(step_t._data, 1, out=step_t._data)
-        step_t._bump_version()
-        step = step_t._data
+        self._count_step(p, group, state)
+        step = state["step"]._data
         grad = self._grad_after_decay(p, group["maximize"], group["weight_decay"], lr, decoupled)
         exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
         tmp = self._scratch(p, "tmp")

@@ -10,6 +10,7 @@ import warnings
 from collections import defaultdict
 
 from ndgrad import dtypes
+from ndgrad.backend import host_sync
 from ndgrad.tensor import Tensor
 
 from . import hooks as _hooks
@@ -422,6 +423,22 @@ class Optimizer:
         counter = Optimizer._step_counter()
         counter._data[()] = value
         return counter
+
+    def _count_step(self, p, group, state):
+        """``state["step"] += 1``. With ``capturable=True`` the count lives on the parameter's device and is
+        never read on the host (a CUDA graph replays the increment); otherwise returns the new count."""
+        if not group.get("capturable"):
+            if host_sync.capture_active():   # the host count would be frozen into the graph
+                raise RuntimeError(
+                    f"Attempting CUDA graph capture of step() for an instance of {type(self).__name__} but "
+                    f"param_groups' capturable is False; create it with capturable=True")
+            return self._increment(state["step"])
+        step_t = state["step"]
+        if step_t._device != p._device:   # made on the host (or loaded there): the count moves to the device
+            step_t = state["step"] = step_t.to(p._device).to(step_t.dtype)
+        p.xp.add(step_t._data, 1, out=step_t._data)
+        step_t._bump_version()
+        return None
 
     @staticmethod
     def _increment(step_t):

@@ -25,7 +25,7 @@ class RMSprop(Optimizer):
         _check_non_negative("RMSprop", "momentum value", momentum, "momentum")
         _check_non_negative("RMSprop", "weight_decay value", weight_decay, "weight_decay")
         _check_non_negative("RMSprop", "alpha value", alpha, "alpha")
-        _check_unsupported("RMSprop", capturable=capturable, differentiable=differentiable)
+        _check_unsupported("RMSprop", differentiable=differentiable)
         defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
                         weight_decay=weight_decay, capturable=capturable, foreach=foreach,
                         maximize=maximize, differentiable=differentiable)
@@ -53,7 +53,7 @@ class RMSprop(Optimizer):
         momentum = group["momentum"]
         xp = p.xp
         state = self._state_for(p, group)
-        self._increment(state["step"])
+        self._count_step(p, group, state)
         grad = self._grad_for_update(p, group["maximize"], group["weight_decay"])
         square_avg = state["square_avg"]._data
         avg = self._scratch(p, "tmp")
