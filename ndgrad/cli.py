@@ -593,20 +593,46 @@ def _optional_versions():
 
 def _devices():
     import ndgrad
-    lines = ["cpu"]
+    lines = ["cpu"] + [f"  {line}" for line in _cpu_kernels()]
     try:
         available = ndgrad.cuda.is_available()
     except Exception as exc:
-        return lines + [f"cuda: not available ({exc})"]
+        return lines + [f"cuda: not available ({exc})"] + [f"  {line}" for line in _gpu_kernels()]
     if not available:
-        return lines + ["cuda: not available (needs CuPy and an NVIDIA GPU; pip install 'ndgrad[cuda]')"]
-    for i in range(ndgrad.cuda.device_count()):
+        lines.append("cuda: not available (needs CuPy and an NVIDIA GPU; pip install 'ndgrad[cuda]')")
+    for i in range(ndgrad.cuda.device_count() if available else 0):
         try:
             name = ndgrad.cuda.get_device_name(i)
         except Exception:
             name = "NVIDIA GPU"
         lines.append(f"cuda:{i} {name}")
-    return lines
+    return lines + [f"  {line}" for line in _gpu_kernels()]
+
+
+def _cpu_kernels():
+    """Which code runs convolutions, normalisation and attention on the CPU."""
+    from ndgrad.backend import onednn
+    from ndgrad.backends import mkldnn
+    if not onednn.available():
+        conv = "im2col + BLAS (oneDNN not installed: pip install 'ndgrad[cpu]')"
+    elif not mkldnn.enabled:
+        conv = "im2col + BLAS (oneDNN disabled: ndgrad.backends.mkldnn.enabled = False)"
+    else:
+        conv = f"oneDNN {onednn.version()} (float32; other dtypes: im2col + BLAS)"
+    return [f"convolutions: {conv}", "normalisation, attention: ndgrad's NumPy kernels"]
+
+
+def _gpu_kernels():
+    """Which code runs convolutions, normalisation and attention on a GPU, and why not cuDNN."""
+    from ndgrad.backend import cudnn_frontend
+    why_not = cudnn_frontend.unavailable_reason()
+    if why_not is None:
+        library = f"cuDNN {cudnn_frontend.version_string()}"
+        return [f"convolutions, batch norm: {library} (float16/bfloat16/float32; other cases: im2col + cuBLAS)",
+                f"attention: {library} (float16/bfloat16; other cases: ndgrad's CuPy kernels)",
+                "other normalisation: ndgrad's CuPy kernels"]
+    return ["convolutions: im2col + cuBLAS; normalisation, attention: ndgrad's CuPy kernels "
+            f"(cuDNN not used: {why_not})"]
 
 
 if __name__ == "__main__":

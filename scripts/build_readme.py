@@ -5,7 +5,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 ORDER = ["_top", "core", "shape_index_linalg", "sorting_scatter", "math_random_sparse", "api_extras", "functional",
          "activations_losses", "nn", "nn_layers_extra", "transformer_rnn_utils", "optim", "optim_extra",
          "programs", "compat", "training", "checkpoints_viz", "explain", "linalg", "special", "fft", "complex", "unsigned_dtypes",
-         "distributions", "interop", "distributed", "onnx", "reliability", "gpu", "cuda_graphs", "performance",
+         "distributions", "interop", "distributed", "onnx", "reliability", "gpu", "cuda_graphs", "cudnn", "performance",
          "performance_real", "testing", "architecture"]
 
 

@@ -19,10 +19,12 @@ started=$(date +%s)
 
 section() { echo; echo "== $1 ($(( $(date +%s) - started )) s)"; }
 
-# (a) The cuDNN frontend wheel, carried in because the GPU machine cannot download it.
+# (a) The cuDNN frontend wheel, carried in because the GPU machine cannot download it (pip download --no-deps
+#     -d gpu_wheels nvidia-cudnn-frontend==1.32.0; about 12 MB). --no-deps: its CUTLASS-DSL dependencies are
+#     for kernels ndgrad does not use, and cuDNN itself comes with PyTorch's CUDA wheels (nvidia.cudnn).
 section "wheels"
 if [ -d gpu_wheels ]; then
-  timeout 120 $py -m pip install --no-index --find-links gpu_wheels nvidia-cudnn-frontend 2>&1 \
+  timeout 120 $py -m pip install --no-index --no-deps --find-links gpu_wheels nvidia-cudnn-frontend 2>&1 \
     | tail -n 3 | tee "$out_dir/pip.txt"
 else
   echo "no gpu_wheels/ folder: nothing to install" | tee "$out_dir/pip.txt"

@@ -1,8 +1,12 @@
-"""``ndgrad.backends.cudnn``: ndgrad has no cuDNN (convolutions are im2col + cuBLAS on the GPU).
+"""``ndgrad.backends.cudnn``: cuDNN for GPU convolutions, batch norm and attention (optional), as in PyTorch.
 
-The switches are accepted and recorded so programs that set them run; ``is_available()`` is False and
-``version()`` is None, as PyTorch reports on a build without cuDNN. ``deterministic`` is honoured trivially:
-ndgrad's kernels give the same result on every run.
+With NVIDIA's cuDNN frontend and cuDNN 9 installed (``pip install ndgrad[cudnn]``; see
+ndgrad/backend/cudnn_frontend.py), GPU convolutions, batch norm and float16/bfloat16 attention run
+through cuDNN; ``is_available()`` and ``version()`` then report the library (``version()`` as an int,
+90100 for 9.1.0, like PyTorch). Without it they are False and None, and the GPU runs ndgrad's own
+im2col + cuBLAS kernels. ``enabled = False`` sends everything back to those. ``allow_tf32`` lets float32
+convolutions use TF32 tensor cores (PyTorch's default, True); ``deterministic = True`` keeps only
+cuDNN's deterministic algorithms. ``benchmark`` is recorded: cuDNN's heuristics pick the algorithm.
 """
 enabled = True
 benchmark = False
@@ -14,15 +18,21 @@ depthwise_kernel = "auto"
 
 
 def is_available():
-    return False
+    """Whether cuDNN (through its frontend) is installed and loads here."""
+    from ndgrad.backend import cudnn_frontend
+    return cudnn_frontend.available()
 
 
 def version():
-    return None
+    """cuDNN's version as an int (90100 for 9.1.0), or None when it is not available."""
+    from ndgrad.backend import cudnn_frontend
+    return cudnn_frontend.version()
 
 
 def is_acceptable(tensor):
-    return False
+    """Whether cuDNN would take an op on ``tensor``: enabled, available, a GPU tensor of a dtype it runs."""
+    from ndgrad.backend import cudnn_frontend
+    return bool(enabled) and cudnn_frontend.takes(tensor._data)
 
 
 from ._flags import install as _install  # noqa: E402

@@ -12,6 +12,7 @@ Float masks are added to the scores in both.
 import math
 
 from ndgrad.autograd import node as _node
+from ndgrad.backend import cudnn_frontend as _cudnn
 from ndgrad.ops import nn as _nn_ops
 from ndgrad.ops.attention import ScaledDotProductAttention as _ScaledDotProductAttention
 from ndgrad.ops import shape as _shape_ops
@@ -109,6 +110,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     xp = query.xp
     L, S = query.shape[-2], key.shape[-2]
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
+    out = _cudnn.attention(query, key, value, attn_mask, dropout_p, is_causal, scale)
+    if out is not None:   # cuDNN's fused attention on a GPU when installed (float16/bfloat16)
+        return out
     if _fusable(query, key, value, attn_mask, dropout_p):
         dtype = query._data.dtype
         bias = None

@@ -22,7 +22,7 @@ from ..backend import xp_of as _xp_of
 from ..autograd import node as _node
 from ..autograd.node import Node
 from ..autograd.grad_mode import state as _grad_state
-from ..backend import fused, host_sync, kernels, onednn
+from ..backend import cudnn_frontend, fused, host_sync, kernels, onednn
 from ..backend import np as _np_host
 from .reduce import is_half
 
@@ -183,10 +183,16 @@ def _sum_by_channel(a):
     return a.sum((0,) + tuple(range(2, a.ndim)))
 
 
+def _conv_library(xp):
+    """oneDNN on the CPU, cuDNN on a GPU (backend/onednn.py, backend/cudnn_frontend.py): the same
+    signatures, each returning None for a convolution it does not take (then im2col runs)."""
+    return onednn if xp is _np_host else cudnn_frontend
+
+
 def _onednn_takes(xp, *arrays):
-    """Whether oneDNN (backend/onednn.py) will run a convolution of these arrays, so the batch-last
+    """Whether oneDNN / cuDNN will run a convolution of these arrays, so the batch-last
     relayouts that only the im2col path wants are skipped."""
-    return xp is _np_host and onednn.takes(*arrays)
+    return _conv_library(xp).takes(*arrays)
 
 
 def _batch_last_tensor(xp, t):
@@ -216,11 +222,10 @@ class ConvNd(Node):
     def forward(self, x, weight, bias=None):
         xp, geo = self.xp, self.geo
         n, o, g = x.shape[0], weight.shape[0], geo.groups
-        if xp is _np_host:   # oneDNN's kernels when installed (float32); None: it does not take this one
-            y = onednn.conv_forward(x, weight, bias, geo.kernel, geo.stride, geo.pads, geo.dilation, g,
-                                    geo.out_shape(x.shape[2:]), training=not self.scratch)
-            if y is not None:
-                return y
+        y = _conv_library(xp).conv_forward(x, weight, bias, geo.kernel, geo.stride, geo.pads, geo.dilation, g,
+                                           geo.out_shape(x.shape[2:]), training=not self.scratch)
+        if y is not None:   # oneDNN (CPU) / cuDNN (GPU) when installed; None: not taken here
+            return y
         if self.scratch and g == 1 and self.device.type == "cpu":   # a GPU has no cache to keep slabs in
             y, out = self._slab_by_slab(xp, x, weight.reshape(o, -1))
             if bias is not None:
@@ -287,10 +292,10 @@ class ConvTransposeNd(Node):
         n, o, g = gy.shape[0], weight.shape[0], geo.groups
         out = gy.shape[2:]
         x_shape = (n,) + self.x_shape[1:]
-        if xp is _np_host:
-            gx = onednn.conv_backward_data(gy, weight, x_shape, geo.kernel, geo.stride, geo.pads, geo.dilation, g)
-            if gx is not None:
-                return gx
+        gx = _conv_library(xp).conv_backward_data(gy, weight, x_shape, geo.kernel, geo.stride, geo.pads,
+                                                  geo.dilation, g)
+        if gx is not None:
+            return gx
         gy = _by_channel(gy)
         padded = geo.padded_batch_last(x_shape)
         if g == 1:
@@ -342,8 +347,9 @@ class ConvWeightGrad(Node):
     def forward(self, x, gy):
         xp, geo = self.xp, self.geo
         g = geo.groups
-        if xp is _np_host and self.cols is None:
-            gw = onednn.conv_backward_weights(x, gy, self.w_shape, geo.kernel, geo.stride, geo.pads, geo.dilation, g)
+        if self.cols is None:
+            gw = _conv_library(xp).conv_backward_weights(x, gy, self.w_shape, geo.kernel, geo.stride, geo.pads,
+                                                         geo.dilation, g)
             if gw is not None:
                 return gw
         cols = self.cols if self.cols is not None else geo.columns(xp, x)[0]
@@ -993,6 +999,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     """Batch normalisation over (N, C, *): batch statistics (and a running-stat update) when training."""
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected input of shape (N, C, ...), got {_shape(input)}")
+    y = cudnn_frontend.batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
+    if y is not None:   # cuDNN on a GPU when installed
+        return y
     if _half(input):
         return batch_norm(_float32(input), running_mean, running_var, _float32(weight), _float32(bias), training,
                           momentum, eps).to(input.dtype)
