@@ -56,6 +56,8 @@ class _Graphed:
         return tuple(t for t in self.surfaces if t.requires_grad)
 
     def _backward_of(self, outputs, grad_outputs):
+        """Gradients of ``outputs`` (weighted by ``grad_outputs``, aligned with them) for every surface that
+        requires grad; outputs that do not require grad take no part."""
         wanted = [(o, g) for o, g in zip(outputs, grad_outputs) if o.requires_grad]
         surfaces = self._grad_surfaces()
         if not wanted or not surfaces:
@@ -79,10 +81,9 @@ class _Graphed:
         self.static_grad_outputs = tuple(o.detach().clone() if o.requires_grad else None
                                          for o in self.static_outputs)
         with graph(self.bwd_graph, pool=self.pool):
-            grads = self._backward_of(self.static_outputs,
-                                      tuple(g for g in self.static_grad_outputs if g is not None))
-        grads = iter(grads)
-        self.static_grad_inputs = tuple(next(grads) if t.requires_grad else None for t in self.surfaces)
+            grads = self._backward_of(self.static_outputs, self.static_grad_outputs)
+        grads = iter(grads)   # one per surface that requires grad (None where unused, or if no output needs grad)
+        self.static_grad_inputs = tuple(next(grads, None) if t.requires_grad else None for t in self.surfaces)
 
     def check_args(self, args):
         if len(args) != len(self.sample_args):
