@@ -155,7 +155,8 @@ def test_run_sets_torchrun_variables_and_trains(tmp_path):
 
 
 def test_a_raising_rank_ends_the_job(tmp_path):
-    done, seconds = _run(tmp_path, """
+    # a job that hung instead would exceed _run's timeout (subprocess.TimeoutExpired fails the test)
+    done, _ = _run(tmp_path, """
         import ndgrad, ndgrad.distributed as dist
         dist.init_process_group("gloo")
         if dist.get_rank() == 1:
@@ -164,19 +165,19 @@ def test_a_raising_rank_ends_the_job(tmp_path):
     """)
     assert done.returncode != 0
     assert "rank one fails" in done.stderr and "[rank 1]" in done.stderr
-    assert seconds < 30
 
 
 def test_a_stuck_collective_times_out(tmp_path):
-    done, seconds = _run(tmp_path, """
+    # rank 1 sleeps past _run's timeout: only the collective's own 2 s timeout can end the job in time
+    done, _ = _run(tmp_path, """
         import time, datetime
         import ndgrad, ndgrad.distributed as dist
         dist.init_process_group("gloo", timeout=datetime.timedelta(seconds=2))
         if dist.get_rank() == 1:
-            time.sleep(60)
+            time.sleep(120)
         dist.all_reduce(ndgrad.ones(2))
     """)
-    assert done.returncode != 0 and seconds < 30
+    assert done.returncode != 0
     assert "DistBackendError" in done.stderr and "did not finish within the timeout of 2 s" in done.stderr
 
 
