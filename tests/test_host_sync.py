@@ -63,25 +63,54 @@ def test_the_first_step_of_an_optimizer_without_state_reads_the_flag_once():
     assert syncs.count == 1 and "GradScaler.step(SGD)" in syncs.ops[0]
 
 
-@pytest.mark.parametrize("op, call, match", [
-    ("cross_entropy", lambda: F.cross_entropy(ndgrad.randn(3, 4), ndgrad.tensor([0, 7, 1])),
+@pytest.mark.parametrize("op, call, error, match", [
+    ("cross_entropy", lambda: F.cross_entropy(ndgrad.randn(3, 4), ndgrad.tensor([0, 7, 1])), IndexError,
      r"cross_entropy: target class index 7 is out of range for input with 4 classes"),
-    ("nll_loss", lambda: F.nll_loss(ndgrad.randn(3, 4), ndgrad.tensor([0, -3, 1])),
+    ("nll_loss", lambda: F.nll_loss(ndgrad.randn(3, 4), ndgrad.tensor([0, -3, 1])), IndexError,
      r"nll_loss: target class index -3 is out of range"),
-    ("embedding", lambda: F.embedding(ndgrad.tensor([1, 9, 2]), ndgrad.randn(5, 2)),
+    ("embedding", lambda: F.embedding(ndgrad.tensor([1, 9, 2]), ndgrad.randn(5, 2)), IndexError,
      r"embedding: index 9 is out of range for an embedding table of 5 rows"),
-    ("Embedding", lambda: nn.Embedding(5, 2)(ndgrad.tensor([[1, -1]])),
+    ("Embedding", lambda: nn.Embedding(5, 2)(ndgrad.tensor([[1, -1]])), IndexError,
      r"index -1 is out of range for an embedding table of 5 rows"),
+    ("binary_cross_entropy", lambda: F.binary_cross_entropy(ndgrad.tensor([0.5, 1.5]), ndgrad.tensor([1.0, 0.0])),
+     ValueError, r"all elements of input should be between 0 and 1 \(got 1.5, outside \[0, 1\]"),
+    ("max_unpool2d", lambda: F.max_unpool2d(ndgrad.ones(1, 1, 2, 2), ndgrad.full((1, 1, 2, 2), 99), 2),
+     RuntimeError, r"max_unpool2d: found an invalid max index 99"),
+    ("gaussian_nll_loss", lambda: F.gaussian_nll_loss(ndgrad.zeros(3), ndgrad.zeros(3),
+                                                      ndgrad.tensor([1.0, -1.0, 1.0])),
+     ValueError, r"gaussian_nll_loss: var has negative entry"),
+    ("poisson", lambda: ndgrad.poisson(ndgrad.tensor([1.0, -2.0])), RuntimeError, r"poisson: expected all rates >= 0"),
+    ("normal", lambda: ndgrad.normal(ndgrad.zeros(2), ndgrad.tensor([1.0, -1.0])), RuntimeError,
+     r"normal: expected all std >= 0.0"),
 ])
-def test_device_checks_wait_for_the_next_read_and_name_the_op(op, call, match):
-    with pytest.raises(IndexError, match=match):   # on the host: at once
+def test_device_checks_wait_for_the_next_read_and_name_the_op(op, call, error, match):
+    with pytest.raises(error, match=match):   # on the host: at once
         call()
-    with host_sync.stand_in():
+    with host_sync.stand_in(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)   # NumPy computes on the bad values meanwhile
         out = call()                                # on a device: nothing is read here...
-        assert len(host_sync.pending()) == 1
-        with pytest.raises(IndexError, match=match + r".*found by a check on the device"):
+        assert host_sync.pending()
+        with pytest.raises(error, match=match + r".*found by a check on the device"):
             out.sum().item()                        # ...the next read raises it
         assert host_sync.pending() == []
+
+
+def test_attention_with_fully_masked_rows_matches_torch_on_the_device_path():
+    rng = np.random.default_rng(3)
+    q, k, v = (rng.standard_normal((2, 3, 4, 8)).astype(np.float32) for _ in range(3))
+    mask = rng.random((4, 4)) > 0.4
+    mask[1] = False                                  # a row that sees nothing: zeros, as in PyTorch
+    ours = [ndgrad.tensor(a, requires_grad=True) for a in (q, k, v)]
+    theirs = [torch.tensor(a, requires_grad=True) for a in (q, k, v)]
+    with host_sync.stand_in(), host_sync.counting() as syncs:
+        out = F.scaled_dot_product_attention(*ours, attn_mask=ndgrad.tensor(mask))
+        (out * out).sum().backward()
+    assert syncs.count == 0
+    ref = torch.nn.functional.scaled_dot_product_attention(*theirs, attn_mask=torch.tensor(mask))
+    (ref * ref).sum().backward()
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-5, atol=1e-6)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_device_checks_raise_at_synchronize_and_keep_the_first_failure():

@@ -9,7 +9,7 @@ order) come from the ops they are made of.
 import math
 
 from ..autograd import node as _node
-from ..backend import kernels
+from ..backend import host_sync, kernels
 from ..ops import elementwise as _ew
 from ..ops import nn as _nn
 from ..ops import shape as _shape_ops
@@ -356,10 +356,11 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     _check_same_shape("binary_cross_entropy", input, target)
     for name, t in (("input", input), ("target", target)):
         a = t._data
-        if a.size and not bool(((a >= 0) & (a <= 1)).all()):  # written so that NaN fails too
-            hint = "; for logits use binary_cross_entropy_with_logits" if name == "input" else ""
-            raise ValueError(f"binary_cross_entropy: all elements of {name} should be between 0 and 1 (got "
-                             f"values outside [0, 1] or NaN in {name} of shape {_shape(t)}){hint}")
+        hint = "; for logits use binary_cross_entropy_with_logits" if name == "input" else ""
+        # ~(0 <= a <= 1) so that NaN fails too; on a GPU the check waits for the next sync
+        host_sync.check("binary_cross_entropy", ~((a >= 0) & (a <= 1)), a,
+                        f"binary_cross_entropy: all elements of {name} should be between 0 and 1 (got "
+                        f"{{value}}, outside [0, 1], in {name} of shape {_shape(t)}){hint}", ValueError)
     half = input._data.dtype.itemsize == 2 and input._data.dtype.kind in "fV"  # float16 / bfloat16: computed in float32, like PyTorch
     x = input.float() if half else input
     loss = _BinaryCrossEntropy().apply(x, target.to(x.dtype))

@@ -13,6 +13,7 @@ import math
 
 from ndgrad.autograd import node as _node
 from ndgrad.backend import cudnn_frontend as _cudnn
+from ndgrad.backend import host_sync
 from ndgrad.ops import nn as _nn_ops
 from ndgrad.ops.attention import ScaledDotProductAttention as _ScaledDotProductAttention
 from ndgrad.ops import shape as _shape_ops
@@ -66,7 +67,8 @@ def _safe_softmax(scores, bias_array):
     T = _tensor_type()
     xp = scores.xp
     dead = xp.all(xp.isneginf(bias_array), axis=-1, keepdims=True) if bias_array is not None else None
-    if dead is None or not bool(dead.any()):
+    # on a GPU the masked softmax always runs: asking whether a row is dead would wait for the device
+    if dead is None or (not host_sync.on_device(dead) and not bool(dead.any())):
         return _nn_ops.softmax(scores, -1)
     dead_t = T._wrap(xp.broadcast_to(dead, tuple(scores.shape[:-1]) + (1,)), scores._device)
     zero = T._wrap(xp.zeros((), dtype=scores._data.dtype), scores._device)

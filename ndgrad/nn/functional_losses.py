@@ -8,6 +8,7 @@ import math
 
 from .. import autograd as _autograd
 from ..autograd import node as _node
+from ..backend import host_sync
 from ..backend import np as _host_np
 from ..ops import activation as _act
 from ..ops import elementwise as _ew
@@ -196,8 +197,9 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
         if var < 0:
             raise ValueError("gaussian_nll_loss: var has negative entry/entries")
         var = _const(input.xp.full(input._data.shape, float(var), dtype=input._data.dtype), input)
-    elif var._data.size and bool((var._data < 0).any()):
-        raise ValueError("gaussian_nll_loss: var has negative entry/entries")
+    else:
+        host_sync.check("gaussian_nll_loss", var._data < 0, var._data,
+                        "gaussian_nll_loss: var has negative entry/entries", ValueError)
     if _shape(var) != _shape(input):
         mismatched = [v for i, v in zip(_shape(input), _shape(var)) if i != v] if var.ndim == input.ndim else None
         if _shape(input)[:-1] == _shape(var):      # one variance per sample: homoscedastic

@@ -7,7 +7,7 @@ made in float64 on the tensor's device and cast to its dtype. Samples are not di
 import math
 
 from .. import dtypes, random as _random
-from ..backend import get_device, namespace
+from ..backend import get_device, host_sync, namespace
 from ..tensor import Tensor
 from . import inplace as _inplace_ops
 
@@ -88,10 +88,12 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
 
 def poisson(input, generator=None):
     """Poisson draws with rates ``input`` (same shape and dtype)."""
-    if input._data.size and bool((input._data < 0).any()):
-        raise RuntimeError("poisson: expected all rates >= 0")
+    host_sync.check("poisson", input._data < 0, input._data, "poisson: expected all rates >= 0", RuntimeError)
+    rates = input._data.astype(input.xp.float64)
+    if host_sync.on_device(rates):   # the check fails later: until then draw from valid rates
+        rates = input.xp.maximum(rates, 0)
     rng = _rng(input._device, generator)
-    return _wrap(rng.poisson(input._data.astype(input.xp.float64)).astype(input._data.dtype), input._device)
+    return _wrap(rng.poisson(rates).astype(input._data.dtype), input._device)
 
 
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None, layout=None, device=None,
@@ -100,8 +102,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
     if isinstance(mean, Tensor) or isinstance(std, Tensor):
         ref = mean if isinstance(mean, Tensor) else std
         if isinstance(std, Tensor):
-            if std._data.size and bool((std._data < 0).any()):
-                raise RuntimeError("normal: expected all std >= 0.0")
+            host_sync.check("normal", std._data < 0, std._data, "normal: expected all std >= 0.0", RuntimeError)
         elif std < 0:
             raise RuntimeError(f"normal: expected std >= 0.0, but found std {std}")
         xp = ref.xp

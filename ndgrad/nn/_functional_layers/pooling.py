@@ -3,6 +3,7 @@ differentiable gathers."""
 import math
 import numbers
 
+from ...backend import host_sync
 from ...ops import nn as _nn
 from ...ops import nn_extra as _k
 from ._common import _T, _const, _shape, _tuple
@@ -150,10 +151,11 @@ def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):
     xp = input.xp
     plane = math.prod(out)
     idx = indices._data
-    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= plane):
-        bad = int(idx.max()) if int(idx.max()) >= plane else int(idx.min())
-        raise RuntimeError(f"{op}: found an invalid max index {bad} (output volumes are of size "
-                           f"{'x'.join(map(str, out))})")
+    host_sync.check(op, (idx < 0) | (idx >= plane), idx,
+                    f"{op}: found an invalid max index {{value}} (output volumes are of size "
+                    f"{'x'.join(map(str, out))})", RuntimeError)
+    if host_sync.on_device(idx) and idx.size:   # the check fails later: until then stay in bounds
+        idx = xp.clip(idx, 0, plane - 1)
     lead = _shape(input)[:-nd]
     zeros = _const(xp.zeros(lead + (plane,), dtype=input._data.dtype), input)
     per_plane = math.prod(spatial)
