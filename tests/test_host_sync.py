@@ -82,6 +82,8 @@ def test_the_first_step_of_an_optimizer_without_state_reads_the_flag_once():
     ("poisson", lambda: ndgrad.poisson(ndgrad.tensor([1.0, -2.0])), RuntimeError, r"poisson: expected all rates >= 0"),
     ("normal", lambda: ndgrad.normal(ndgrad.zeros(2), ndgrad.tensor([1.0, -1.0])), RuntimeError,
      r"normal: expected all std >= 0.0"),
+    ("floor_divide", lambda: ndgrad.tensor([7, 8]) // ndgrad.tensor([2, 0]), ZeroDivisionError,
+     r"floor_divide: integer division by zero"),
 ])
 def test_device_checks_wait_for_the_next_read_and_name_the_op(op, call, error, match):
     with pytest.raises(error, match=match):   # on the host: at once
@@ -93,6 +95,16 @@ def test_device_checks_wait_for_the_next_read_and_name_the_op(op, call, error, m
         with pytest.raises(error, match=match + r".*found by a check on the device"):
             out.sum().item()                        # ...the next read raises it
         assert host_sync.pending() == []
+
+
+def test_prod_gradient_with_zeros_matches_torch_without_asking_the_device():
+    x = np.array([[1.5, 0.0, 2.0], [3.0, -1.0, 0.5], [0.0, 0.0, 4.0]])
+    ours, theirs = ndgrad.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    with host_sync.stand_in(), host_sync.counting() as syncs:
+        ours.prod(1).sum().backward()
+    theirs.prod(1).sum().backward()
+    assert syncs.count == 0
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12)
 
 
 def test_attention_with_fully_masked_rows_matches_torch_on_the_device_path():

@@ -5,7 +5,7 @@ import operator
 from .. import dtypes
 from ..autograd.node import Node
 from ..autograd.grad_mode import state as _grad_state
-from ..backend import CPU, fused, np, to_device
+from ..backend import CPU, fused, host_sync, np, to_device
 from ..tensor import Tensor, _new_tensor
 
 _int = builtins.int
@@ -408,14 +408,12 @@ def _check_integer_divisor(b, dt, op):
     """Integers have no inf: x // 0 would silently give 0 (NumPy only warns), so refuse, like PyTorch."""
     if dt.is_floating_point:
         return
-    if isinstance(b, Tensor):
-        zero = b._data.size and bool((b._data == 0).any())
-    else:
-        zero = b == 0
-    if zero:
-        raise IntegerDivisionByZero(f"ZeroDivisionError: {op}: integer division by zero (the divisor of dtype "
-                                    f"{dt} holds 0); integers have no inf or nan, so convert to float first "
-                                    f"(x.float()) or mask out the zero divisors")
+    message = (f"ZeroDivisionError: {op}: integer division by zero (the divisor of dtype {dt} holds 0); "
+               f"integers have no inf or nan, so convert to float first (x.float()) or mask out the zero divisors")
+    if isinstance(b, Tensor):   # on a GPU the check waits for the next sync
+        host_sync.check(op, b._data == 0, b._data, message, IntegerDivisionByZero)
+    elif b == 0:
+        raise IntegerDivisionByZero(message)
 
 
 def floor_divide(input, other):

@@ -4,6 +4,7 @@ import math
 from collections import namedtuple
 
 from .. import dtypes
+from ..backend import host_sync
 from ..autograd.node import Node
 from ..autograd.grad_mode import state as _grad_state
 from ..tensor import Tensor, _check_dim, _new_tensor
@@ -294,7 +295,8 @@ class Prod(Node):
 
     def backward(self, grad):
         x = self.input(0)
-        if not bool((x._data == 0).any()):
+        # out / x where no input is 0; on a GPU the exact product of the others always runs (no read)
+        if not host_sync.on_device(x._data) and not bool((x._data == 0).any()):
             out = self.output()
             g, out = (grad, out) if self.keepdim else (grad.unsqueeze(self.dim), out.unsqueeze(self.dim))
             return g * (out / x)
