@@ -95,6 +95,7 @@ class GradScaler:
 
     def _unscale_grads(self, optimizer):
         non_finite = {}   # device -> per-gradient flags, combined into one 0-d array per device below
+        inverse = {}      # (device, dtype) -> 1 / scale, computed once (in float64, then rounded, as torch)
         with grad_mode.no_grad():
             for group in optimizer.param_groups:
                 for p in group["params"]:
@@ -104,7 +105,10 @@ class GradScaler:
                     if g.dtype.name == "float16":
                         raise ValueError("Attempting to unscale FP16 gradients.")
                     xp = p.grad.xp
-                    inv = (1.0 / self._scale_on(p.grad).astype(xp.float64)).astype(g.dtype)
+                    key = (p.grad._device, g.dtype)
+                    inv = inverse.get(key)
+                    if inv is None:
+                        inv = inverse[key] = (1.0 / self._scale_on(p.grad).astype(xp.float64)).astype(g.dtype)
                     non_finite.setdefault(p.grad._device, []).append(~xp.isfinite(g).all())
                     p.grad = Tensor._wrap(g * inv, p.grad._device)
         found = {}
@@ -134,7 +138,8 @@ class GradScaler:
 
     @staticmethod
     def _maybe_step(optimizer, found, args, kwargs):
-        if host_sync.on_device(found) and optimizer._can_skip_on_device():
+        can_skip = getattr(optimizer, "_can_skip_on_device", None)   # ndgrad's optimizers; others read the flag
+        if host_sync.on_device(found) and can_skip is not None and can_skip():
             return optimizer._step_unless(found, *args, **kwargs)   # decided on the device: no sync
         host_sync.read(f"GradScaler.step({type(optimizer).__name__}) reads the inf/NaN flag", found)
         if not float(found.item()):

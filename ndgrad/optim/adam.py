@@ -94,12 +94,7 @@ class Adam(Optimizer):
         step_size = lr / bias_correction1
         bias_correction2_sqrt = bias_correction2**0.5
 
-        second_moment = exp_avg_sq
-        if amsgrad:
-            max_exp_avg_sq = state["max_exp_avg_sq"]._data
-            xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
-            state["max_exp_avg_sq"]._bump_version()
-            second_moment = max_exp_avg_sq
+        second_moment = self._second_moment(xp, state, exp_avg_sq, amsgrad)
         # denom = (second_moment.sqrt() / bias_correction2_sqrt).add_(eps)
         denom = tmp
         xp.sqrt(second_moment, out=denom)
@@ -111,6 +106,16 @@ class Adam(Optimizer):
         state["exp_avg_sq"]._bump_version()
         p._bump_version()
 
+
+    @staticmethod
+    def _second_moment(xp, state, exp_avg_sq, amsgrad):
+        """The running mean of grad**2 the step divides by: with amsgrad, its running maximum (updated here)."""
+        if not amsgrad:
+            return exp_avg_sq
+        max_exp_avg_sq = state["max_exp_avg_sq"]._data
+        xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+        state["max_exp_avg_sq"]._bump_version()
+        return max_exp_avg_sq
 
     def _capturable_update(self, p, group, lr, state, decoupled):
         """The update with the step count and bias corrections as 0-d arrays on the parameter's device
@@ -128,12 +133,7 @@ class Adam(Optimizer):
         bias_correction1 = 1 - xp.power(step.dtype.type(beta1), step)
         bias_correction2 = 1 - xp.power(step.dtype.type(beta2), step)
         step_size_neg = -(lr / bias_correction1)
-        second_moment = exp_avg_sq
-        if amsgrad:
-            max_exp_avg_sq = state["max_exp_avg_sq"]._data
-            xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
-            state["max_exp_avg_sq"]._bump_version()
-            second_moment = max_exp_avg_sq
+        second_moment = self._second_moment(xp, state, exp_avg_sq, amsgrad)
         # denom = (v.sqrt() / (sqrt(bc2) * step_size_neg)) + eps / step_size_neg; p += exp_avg / denom
         denom = tmp
         xp.sqrt(second_moment, out=denom)
