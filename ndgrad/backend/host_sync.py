@@ -70,7 +70,8 @@ def check(op, bad, values, message, error=IndexError):
             raise error(message.format(value=flat_values[flat_bad.argmax()].item()))
         return
     flag = flat_bad.any()
-    value = flat_values[flat_bad.argmax()]
+    xp = _cuda.xp() if _cuda.is_cupy_array(flat_bad) else _numpy()
+    value = xp.take(flat_values, flat_bad.argmax())   # take: indexing by a device scalar could read it
     key = (op, message)
     entry = _pending.get(key)
     if entry is None:
@@ -79,12 +80,14 @@ def check(op, bad, values, message, error=IndexError):
         _fold(entry, flag, value)
 
 
+def _numpy():
+    import numpy
+    return numpy
+
+
 def _fold(entry, flag, value):
     """Merge a new result into a site's earlier one on the device: the first failure wins, nothing is read."""
-    if _cuda.is_cupy_array(flag):
-        xp = _cuda.xp()
-    else:
-        import numpy as xp
+    xp = _cuda.xp() if _cuda.is_cupy_array(flag) else _numpy()
     entry[4] = xp.where(entry[3], entry[4], value)
     entry[3] = entry[3] | flag
 
