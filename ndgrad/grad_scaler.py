@@ -10,7 +10,7 @@ flag once, as PyTorch does.
 import warnings
 
 from .autograd import grad_mode
-from .backend import host_sync
+from .backend import device_of, host_sync, to_device, xp_of
 from .tensor import Tensor
 
 _READY, _UNSCALED, _STEPPED = "ready", "unscaled", "stepped"
@@ -70,9 +70,8 @@ class GradScaler:
                          f"{type(outputs).__name__}")
 
     def _scale_on(self, like):
-        if like._device == _device_of_array(self._scale):
+        if like._device == device_of(self._scale):
             return self._scale
-        from .backend import to_device
         return to_device(self._scale, like._device)
 
     # -- unscaling and the optimizer step -------------------------------------------------------------------
@@ -113,7 +112,7 @@ class GradScaler:
                     p.grad = Tensor._wrap(g * inv, p.grad._device)
         found = {}
         for device, flags in non_finite.items():
-            xp = _xp_of(flags[0])
+            xp = xp_of(flags[0])
             found[device] = xp.stack(flags).any().astype(xp.float32)
         return found
 
@@ -153,7 +152,7 @@ class GradScaler:
             return
         if self._scale is None:
             raise RuntimeError("GradScaler.update: nothing was scaled yet (call scaler.scale(loss) first)")
-        xp = _xp_of(self._scale)
+        xp = xp_of(self._scale)
         if new_scale is not None:
             if isinstance(new_scale, Tensor):
                 if new_scale.numel() != 1 or new_scale.requires_grad or new_scale.dtype.name != "float32":
@@ -251,22 +250,11 @@ class GradScaler:
         return state
 
 
-def _xp_of(array):
-    from .backend import xp_of
-    return xp_of(array)
-
-
-def _device_of_array(array):
-    from .backend import device_of
-    return device_of(array)
-
-
 def _combined(flags):
-    """The sum of per-device flags on the first flag's device (one device in practice)."""
+    """The sum of per-device flags, on the first flag's device (one device in practice)."""
     total = flags[0]
-    if len(flags) > 1:
-        from .backend import device_of, to_device
-        total = sum(to_device(f, device_of(total)) for f in flags[1:]) + total
+    for flag in flags[1:]:
+        total = total + to_device(flag, device_of(total))
     return total
 
 

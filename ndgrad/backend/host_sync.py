@@ -80,6 +80,17 @@ def check(op, bad, values, message, error=IndexError):
         _fold(entry, flag, value)
 
 
+def checked_indices(op, index, size, message, error=IndexError, values=None):
+    """``index`` after checking that it lies in [0, size) (see :func:`check`; ``values`` are what the message
+    shows, ``index`` by default). On a device the indices come back clipped into range: the check raises at
+    the next sync, and until then the kernels that use them must stay in bounds."""
+    check(op, (index < 0) | (index >= size), index if values is None else values, message, error)
+    if index.size and on_device(index):
+        xp = _cuda.xp() if _cuda.is_cupy_array(index) else _numpy()
+        return xp.clip(index, 0, size - 1)
+    return index
+
+
 def _numpy():
     import numpy
     return numpy

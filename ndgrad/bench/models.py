@@ -416,23 +416,10 @@ def resnet18_train(fw, device, graphed=False, **sizes):
     if unknown:
         raise TypeError(f"resnet18_train: unknown size(s) {sorted(unknown)}; choose from {sorted(RESNET18_TRAIN)}")
     size = {**RESNET18_TRAIN, **sizes}
-    F = fw.nn.functional
     model = _resnet18(fw, size["classes"]).to(device)
     x = common.to(fw, common.host_data((size["batch"], 3, size["image"], size["image"])), device)
     target = common.to(fw, common.host_data((size["batch"],), "labels", size["classes"]), device)
-    optimizer = fw.optim.SGD(model.parameters(), lr=size["lr"], momentum=0.9, weight_decay=5e-4)
-
-    def step():
-        optimizer.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(x), target)
-        loss.backward()
-        optimizer.step()
-
-    def probe():
-        with fw.no_grad():
-            return F.cross_entropy(model(x), target).item()
-
-    return common.Prepared(step, probe, "falls")
+    return common.training(fw, model, x, target, lr=size["lr"], weight_decay=5e-4)
 
 
 def resnet18_forward_gemm_flops(batch=64):

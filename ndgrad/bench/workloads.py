@@ -51,13 +51,13 @@ def _to(fw, array, device):
     return fw.as_tensor(array, device=device)
 
 
-def _training(fw, model, x, target, lr):
-    """Prepared for a classifier trained on one fixed batch (so its loss must fall)."""
+def _training(fw, model, x, target, lr, weight_decay=0):
+    """Prepared for a classifier trained on one fixed batch with SGD momentum 0.9 (so its loss must fall)."""
     F = fw.nn.functional
-    optimizer = fw.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    optimizer = fw.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
 
     def step():
-        optimizer.zero_grad()
+        optimizer.zero_grad(set_to_none=True)
         loss = F.cross_entropy(model(x), target)
         loss.backward()
         optimizer.step()
@@ -218,7 +218,8 @@ def _load_models():
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models.py")
     spec = importlib.util.spec_from_file_location("ndgrad_bench_models", path)
     module = importlib.util.module_from_spec(spec)
-    module.common = types.SimpleNamespace(Prepared=Prepared, host_data=_host_data, to=_to, SEED=_SEED)
+    module.common = types.SimpleNamespace(Prepared=Prepared, host_data=_host_data, to=_to, training=_training,
+                                          SEED=_SEED)
     spec.loader.exec_module(module)
     return module
 

@@ -7,7 +7,7 @@ from ..backend import cuda as _backend
 from ..backend import host_sync as _host_sync
 from ..errors import OutOfMemoryError  # noqa: F401  torch.cuda.OutOfMemoryError is torch.OutOfMemoryError
 from .streams import Stream, ExternalStream, Event, StreamContext, current_stream, default_stream, set_stream, \
-    stream
+    stream, _cupy as _need_gpu
 from . import amp  # noqa: F401  (ndgrad.cuda.amp)
 from .graphs import CUDAGraph, graph, graph_pool_handle, make_graphed_callables, is_current_stream_capturing
 
@@ -35,13 +35,6 @@ def device_count():
 
 def current_device():
     return _backend.current_index()
-
-
-def _need_gpu(op):
-    if not is_available():
-        raise RuntimeError(f"ndgrad.cuda.{op}: needs an NVIDIA GPU, and ndgrad.cuda.is_available() is False "
-                           f"(CuPy missing or no GPU found); {_backend.INSTALL_HINT}")
-    return _backend.xp()
 
 
 def _index(device, op):

@@ -1215,11 +1215,10 @@ class _ClassTargets:
         valid = target != ignore_index
         index = xp.where(valid, target, 0)
         # On a GPU the range check stays on the device and fails at the next sync (no stall per step)
-        host_sync.check(op, (index < 0) | (index >= num_classes), target,
-                        f"{op}: target class index {{value}} is out of range for input with {num_classes} classes "
-                        f"(expected 0 <= target < {num_classes}, or ignore_index={ignore_index})")
-        if host_sync.on_device(index):   # the check fails later: until then every index must stay in bounds
-            index = xp.clip(index, 0, num_classes - 1)
+        index = host_sync.checked_indices(
+            op, index, num_classes,
+            f"{op}: target class index {{value}} is out of range for input with {num_classes} classes "
+            f"(expected 0 <= target < {num_classes}, or ignore_index={ignore_index})", values=target)
         self.index = xp.expand_dims(index, 1)
         self.valid = valid
         self.num_classes, self.eps, self.reduction = num_classes, eps, reduction

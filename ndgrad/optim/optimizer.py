@@ -284,9 +284,9 @@ class Optimizer:
                 keys = [k for k, v in state.items() if isinstance(v, Tensor)]
                 saved.append((p, p._data.copy(), [(k, state[k]._data.copy()) for k in keys]))
         result = self.step(*args, **kwargs)
+        flag = skip.astype(bool)
         for p, param_copy, state_copies in saved:
             xp = p.xp
-            flag = skip.astype(bool)
             xp.copyto(p._data, param_copy, where=flag)
             state = self.state[p]
             for key, copy in state_copies:

@@ -42,12 +42,9 @@ def _check_indices(op, input, weight):
     n = weight.shape[0]
     # negative indices do not count from the end here (PyTorch refuses them): -1 is a bug, not the last row.
     # On a GPU the check stays on the device and fails at the next sync.
-    host_sync.check(op, (idx < 0) | (idx >= n), idx,
-                    f"{op}: index {{value}} is out of range for an embedding table of {n} rows "
-                    f"(weight shape {_shape(weight)}); indices must be in [0, {n - 1}]")
-    if host_sync.on_device(idx) and idx.size:   # the check fails later: until then stay in bounds
-        idx = input.xp.clip(idx, 0, n - 1)
-    return idx
+    return host_sync.checked_indices(op, idx, n, f"{op}: index {{value}} is out of range for an embedding table "
+                                             f"of {n} rows (weight shape {_shape(weight)}); indices must be in "
+                                             f"[0, {n - 1}]")
 
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,

@@ -151,11 +151,8 @@ def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):
     xp = input.xp
     plane = math.prod(out)
     idx = indices._data
-    host_sync.check(op, (idx < 0) | (idx >= plane), idx,
-                    f"{op}: found an invalid max index {{value}} (output volumes are of size "
-                    f"{'x'.join(map(str, out))})", RuntimeError)
-    if host_sync.on_device(idx) and idx.size:   # the check fails later: until then stay in bounds
-        idx = xp.clip(idx, 0, plane - 1)
+    idx = host_sync.checked_indices(op, idx, plane, f"{op}: found an invalid max index {{value}} (output volumes "
+                                                    f"are of size {'x'.join(map(str, out))})", RuntimeError)
     lead = _shape(input)[:-nd]
     zeros = _const(xp.zeros(lead + (plane,), dtype=input._data.dtype), input)
     per_plane = math.prod(spatial)

@@ -52,6 +52,10 @@ class _FusedRecurrence(Node):
         found = iter(ndgrad.autograd.grad(out, wanted, grad, create_graph=True, allow_unused=True))
         return tuple(next(found) if need else None for need in self.needs_input_grad)
 
+    def _saved_inputs(self):
+        """The inputs' arrays for the fused backward, split as ``_split`` does."""
+        return self._split([self.input(i)._data for i in range(len(self.needs_input_grad))])
+
     def _split(self, arrays):
         """(xw, states..., w_hh, b_hh or None) from the positional inputs."""
         n_states = 2 if self.n_gates == 4 else 1
@@ -96,8 +100,7 @@ class FusedLSTM(_FusedRecurrence):
         if grad_mode.state.enabled:
             return self._graph_backward(grad)
         xp = self.xp
-        arrays = [self.input(i)._data for i in range(len(self.needs_input_grad))]
-        xw, (h0, c0), w_hh, _ = self._split(arrays)
+        xw, (h0, c0), w_hh, _ = self._saved_inputs()
         out, gates = self.output_array(), self.saved
         T, N, G = xw.shape
         H = G // 4
@@ -199,8 +202,7 @@ class FusedGRU(_FusedRecurrence):
         if grad_mode.state.enabled:
             return self._graph_backward(grad)
         xp = self.xp
-        arrays = [self.input(i)._data for i in range(len(self.needs_input_grad))]
-        xw, (h0,), w_hh, _ = self._split(arrays)
+        xw, (h0,), w_hh, _ = self._saved_inputs()
         out = self.output_array()
         gates, gh_n = self.saved
         T, N, G = xw.shape
